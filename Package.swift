@@ -1,0 +1,128 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Kiln: runs an application's long AI generations in background mode, from a run table.
+///
+/// Module map (see README "Layout"): `KilnDomain` has no storage or HTTP dependency; every
+/// backend, the provider client and the simulator are modules of their own; `kiln` (KilnCLI)
+/// is the only place that reads files and the environment.
+/// Swift 6 language mode everywhere. Warnings in Kiln's own code fail `scripts/test` (it reads
+/// the build log), which catches GRDB's trap: a closure that captures a mutable value silently
+/// picks the blocking `write` overload, and the only sign is a "no async operations" warning.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Kiln",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kiln", targets: ["KilnCLI"]),
+        .library(name: "KilnDomain", targets: ["KilnDomain"]),
+        .library(name: "KilnSQLite", targets: ["KilnSQLite"]),
+        .library(name: "KilnProvider", targets: ["KilnProvider"]),
+        .library(name: "KilnSubmitter", targets: ["KilnSubmitter"]),
+        .library(name: "KilnPoller", targets: ["KilnPoller"]),
+        .library(name: "KilnSimulator", targets: ["KilnSimulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .target(
+            name: "KilnDomain",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Sources/Domain",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnSQLite",
+            dependencies: ["KilnDomain", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Sources/SQLite",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnProvider",
+            dependencies: [
+                "KilnDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Provider",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Simulator",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnSubmitter",
+            dependencies: [
+                "KilnDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Submitter",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnPoller",
+            dependencies: [
+                "KilnDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/Poller",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "KilnCLI",
+            dependencies: [
+                "KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/CLI",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnDomainTests",
+            dependencies: ["KilnDomain"],
+            path: "Tests/DomainTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnStoreTests",
+            dependencies: ["KilnDomain", "KilnSQLite", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/StoreTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnProviderTests",
+            dependencies: ["KilnDomain", "KilnProvider", "KilnSimulator"],
+            path: "Tests/ProviderTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnWorkerTests",
+            dependencies: ["KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller"],
+            path: "Tests/WorkerTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnCLITests",
+            dependencies: ["KilnDomain"],
+            path: "Tests/CLITests",
+            swiftSettings: strict
+        ),
+    ]
+)

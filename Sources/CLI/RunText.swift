@@ -1,0 +1,28 @@
+import KilnDomain
+
+/// Runs as plain text for a terminal.
+enum RunText {
+    static func line(_ run: Run) -> String {
+        "\(run.id)  \(run.tenantID)  \(run.feature)  \(run.status.rawValue)  attempt \(run.attempt)  \(Timestamp.format(run.createdAt))"
+    }
+
+    static func describe(_ run: Run) -> String {
+        var lines = [
+            "id:         \(run.id)",
+            "tenant:     \(run.tenantID)",
+            "feature:    \(run.feature)",
+            "status:     \(run.status.rawValue)",
+            "attempt:    \(run.attempt)",
+            "created at: \(Timestamp.format(run.createdAt))",
+        ]
+        if let subject = run.subject { lines.append("subject:    \(subject.type):\(subject.id)") }
+        if let response = run.responseID { lines.append("response:   \(response) (\(run.providerStatus ?? "?"))") }
+        if let cancel = run.cancelRequestedAt { lines.append("cancel requested at: \(Timestamp.format(cancel))") }
+        if let error = run.error { lines.append("error:      \(error.code) (\(error.source.rawValue)): \(error.message)") }
+        if let usage = run.usage {
+            lines.append("usage:      \(usage.inputTokens) in, \(usage.outputTokens) out, cost \(run.costMicros ?? 0) µ$")
+        }
+        if let output = run.output { lines.append("output:\n\(output.text)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Everything an operator can tune, with the documented defaults of `config/kiln.json`.
+///
+/// Libraries receive this struct; only the `kiln` command reads files and the environment
+/// (see `ConfigurationLoader` there, whose key table documents every key).
+public struct KilnConfiguration: Sendable {
+    public var policy = RunPolicy()
+    public var limits = InputLimits()
+    public var provider = ProviderSettings()
+    public var submitter = SubmitterSettings()
+    public var poller = PollerSettings()
+    public var worker = WorkerSettings()
+    /// Prices per model, for `cost_micros`. A model without a price gets no cost.
+    public var prices: [String: ModelPrice] = [
+        "gpt-5": ModelPrice(inputPerMillionMicros: 1_250_000, outputPerMillionMicros: 10_000_000),
+        "gpt-5-mini": ModelPrice(inputPerMillionMicros: 250_000, outputPerMillionMicros: 2_000_000),
+        "gpt-5-nano": ModelPrice(inputPerMillionMicros: 50_000, outputPerMillionMicros: 400_000),
+    ]
+
+    public init() {}
+
+    /// Checks every value; the first problem is reported with its key.
+    public func validate() throws(KilnError) {
+        try policy.validate(prefix: "policy.")
+        func check(_ ok: Bool, _ key: String, _ rule: String, _ value: Any) throws(KilnError) {
+            if !ok { throw KilnError(.invalidConfiguration, "\(key) \(rule), got \(value)") }
+        }
+        try check((1...50_000_000).contains(limits.maxInputChars), "limits.max_input_chars", "must be in 1...50000000", limits.maxInputChars)
+        try check(provider.connectTimeoutSeconds > 0 && provider.connectTimeoutSeconds <= 120, "provider.connect_timeout_seconds", "must be in (0, 120]", provider.connectTimeoutSeconds)
+        try check(provider.requestTimeoutSeconds > 0 && provider.requestTimeoutSeconds <= 3600, "provider.request_timeout_seconds", "must be in (0, 3600]", provider.requestTimeoutSeconds)
+        try check((1...1024).contains(provider.maxConnections), "provider.max_connections", "must be in 1...1024", provider.maxConnections)
+        try check((1...1000).contains(submitter.batchSize), "submitter.batch_size", "must be in 1...1000", submitter.batchSize)
+        try check((1...1024).contains(submitter.concurrency), "submitter.concurrency", "must be in 1...1024", submitter.concurrency)
+        try check(submitter.leaseSeconds >= 5 && submitter.leaseSeconds <= 3600, "submitter.lease_seconds", "must be in 5...3600", submitter.leaseSeconds)
+        try check(submitter.maxRequestsPerSecond > 0, "submitter.max_requests_per_second", "must be > 0", submitter.maxRequestsPerSecond)
+        try check(submitter.retryBaseSeconds > 0 && submitter.retryBaseSeconds <= submitter.retryMaxSeconds, "submitter.retry_base_seconds", "must be > 0 and ≤ submitter.retry_max_seconds", submitter.retryBaseSeconds)
+        try check((1...1000).contains(poller.batchSize), "poller.batch_size", "must be in 1...1000", poller.batchSize)
+        try check((1...1024).contains(poller.concurrency), "poller.concurrency", "must be in 1...1024", poller.concurrency)
+        try check(poller.leaseSeconds >= 5 && poller.leaseSeconds <= 3600, "poller.lease_seconds", "must be in 5...3600", poller.leaseSeconds)
+        try check(poller.minIntervalSeconds > 0, "poller.min_interval_seconds", "must be > 0", poller.minIntervalSeconds)
+        try check(poller.initialDelaySeconds >= 0, "poller.initial_delay_seconds", "must be ≥ 0", poller.initialDelaySeconds)
+        try check(poller.maxIntervalSeconds >= poller.minIntervalSeconds && poller.maxIntervalSeconds <= 300, "poller.max_interval_seconds", "must be ≥ poller.min_interval_seconds and ≤ 300 (the provider keeps background results for about 10 minutes)", poller.maxIntervalSeconds)
+        try check(poller.growth >= 1 && poller.growth <= 4, "poller.growth", "must be in 1...4", poller.growth)
+        try check(poller.jitter >= 0 && poller.jitter < 1, "poller.jitter", "must be in [0, 1)", poller.jitter)
+        try check(worker.shutdownGraceSeconds > 0 && worker.shutdownGraceSeconds <= 600, "worker.shutdown_grace_seconds", "must be in (0, 600]", worker.shutdownGraceSeconds)
+        try check(worker.maxIdleSeconds > 0, "worker.max_idle_seconds", "must be > 0", worker.maxIdleSeconds)
+        for (model, price) in prices {
+            try check(price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative", "\(price.inputPerMillionMicros)/\(price.outputPerMillionMicros)")
+        }
+    }
+}
+
+/// Where the provider is and how to reach it. The API key itself is not here: it is
+/// passed separately (``KilnDomain`` never holds a secret in a value that could be logged).
+public struct ProviderSettings: Sendable {
+    public enum Auth: String, Sendable, CaseIterable {
+        /// `Authorization: Bearer <key>` (OpenAI, vLLM, Azure with Entra ID tokens).
+        case bearer
+        /// `api-key: <key>` (Azure OpenAI keys).
+        case azureAPIKey = "azure-api-key"
+    }
+
+    public var baseURL = "https://api.openai.com/v1"
+    public var auth = Auth.bearer
+    public var organization: String?
+    public var project: String?
+    /// A file holding the API key, read instead of `OPENAI_API_KEY` (the path is not a secret).
+    public var apiKeyFile: String?
+    public var connectTimeoutSeconds = 5.0
+    public var requestTimeoutSeconds = 30.0
+    public var maxConnections = 64
+
+    public init() {}
+}
+
+public struct SubmitterSettings: Sendable {
+    public enum AmbiguousSend: String, Sendable, CaseIterable {
+        /// Send again, and record a `possible_duplicate` event.
+        case resubmit
+        /// Fail the run with `possible_duplicate`, and record the event.
+        case fail
+    }
+
+    public var batchSize = 50
+    public var concurrency = 16
+    public var leaseSeconds = 60.0
+    public var maxRequestsPerSecond = 50.0
+    public var retryBaseSeconds = 2.0
+    public var retryMaxSeconds = 300.0
+    public var ambiguousSend = AmbiguousSend.resubmit
+
+    public init() {}
+}
+
+public struct PollerSettings: Sendable {
+    public var batchSize = 100
+    public var concurrency = 32
+    public var leaseSeconds = 60.0
+    /// First poll after submission, before anything is learned about this feature's runs.
+    public var initialDelaySeconds = 5.0
+    public var minIntervalSeconds = 2.0
+    /// Never wait longer than this between polls (well under the ~10-minute retention).
+    public var maxIntervalSeconds = 120.0
+    /// Each interval is this factor times the time already elapsed, at least.
+    public var growth = 1.1
+    /// ± this share of random spread on each interval.
+    public var jitter = 0.1
+
+    public init() {}
+}
+
+public struct WorkerSettings: Sendable {
+    public var shutdownGraceSeconds = 20.0
+    /// The longest a daemon sleeps when nothing is due.
+    public var maxIdleSeconds = 30.0
+
+    public init() {}
+}
+
+/// A model's price, in millionths of a dollar per million tokens.
+public struct ModelPrice: Sendable, Hashable {
+    public var inputPerMillionMicros: Int64
+    public var outputPerMillionMicros: Int64
+
+    public init(inputPerMillionMicros: Int64, outputPerMillionMicros: Int64) {
+        self.inputPerMillionMicros = inputPerMillionMicros
+        self.outputPerMillionMicros = outputPerMillionMicros
+    }
+
+    /// The cost of `usage`, rounded up to a whole micro-dollar.
+    public func costMicros(for usage: RunUsage) -> Int64 {
+        let total = Int64(usage.inputTokens) * inputPerMillionMicros + Int64(usage.outputTokens) * outputPerMillionMicros
+        return (total + 999_999) / 1_000_000
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// One row of `ai_runs`: a generation the application asked for, and everything Kiln did.
+///
+/// The application owns the request half (tenant, feature, input, policy, the cancel request
+/// and the review state after completion); Kiln owns the execution half. As JSON, a run uses
+/// the column names as keys (see ``CodingKeys``), with the JSON columns as nested objects.
+public struct Run: Sendable, Hashable {
+    // The application's half.
+    public var id: RunID
+    public var tenantID: TenantID
+    public var userID: String?
+    public var feature: String
+    public var subject: Subject?
+    public var idempotencyKey: String?
+    public var input: JSONValue
+    /// Policy overrides as stored; resolve with ``RunPolicy/applying(_:)`` on the defaults.
+    public var policy: JSONValue
+    public var cancelRequestedAt: Date?
+    public var reviewState: String?
+    public var createdAt: Date
+
+    // Kiln's half.
+    public var status: RunStatus
+    public var attempt: Int
+    public var responseID: ResponseID?
+    public var providerStatus: String?
+    public var output: RunOutput?
+    public var error: RunFailure?
+    public var usage: RunUsage?
+    public var costMicros: Int64?
+    public var pollCount: Int
+    public var nextPollAt: Date?
+    public var availableAt: Date
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    public var promptVersion: String?
+    /// The send mark: set, with `attempt`, before a create request leaves. A run found in
+    /// `submitting` with this set and no `response_id` may have a response at the provider.
+    public var sendStartedAt: Date?
+    public var submittedAt: Date?
+    public var providerCompletedAt: Date?
+    public var finalizedAt: Date?
+    public var updatedAt: Date
+
+    public init(
+        id: RunID, tenantID: TenantID, userID: String? = nil, feature: String, subject: Subject? = nil,
+        idempotencyKey: String? = nil, input: JSONValue, policy: JSONValue = .object([:]), createdAt: Date
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.userID = userID
+        self.feature = feature
+        self.subject = subject
+        self.idempotencyKey = idempotencyKey
+        self.input = input
+        self.policy = policy
+        self.cancelRequestedAt = nil
+        self.reviewState = nil
+        self.createdAt = createdAt
+        self.status = .queued
+        self.attempt = 0
+        self.responseID = nil
+        self.providerStatus = nil
+        self.output = nil
+        self.error = nil
+        self.usage = nil
+        self.costMicros = nil
+        self.pollCount = 0
+        self.nextPollAt = nil
+        self.availableAt = createdAt
+        self.leaseOwner = nil
+        self.leaseExpiresAt = nil
+        self.promptVersion = nil
+        self.sendStartedAt = nil
+        self.submittedAt = nil
+        self.providerCompletedAt = nil
+        self.finalizedAt = nil
+        self.updatedAt = createdAt
+    }
+
+    /// When the run's deadline passes, given its resolved policy.
+    public func deadline(_ policy: RunPolicy) -> Date {
+        createdAt.addingTimeInterval(Double(policy.deadlineSeconds))
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+
+/// How one run is executed: which model, how much it may produce, how long it may take.
+///
+/// Defaults come from configuration (`policy.*` keys); a run's `policy` JSON overrides any
+/// of them. Kiln writes the resolved policy on the row at enqueue, so the record shows what
+/// applied; a row inserted by another app with `{}` resolves against the defaults when worked.
+public struct RunPolicy: Sendable, Hashable, Codable {
+    public enum CompletionWindow: String, Sendable, Codable, CaseIterable {
+        case soonest
+        case twoHours = "2h"
+        case eightHours = "8h"
+
+        /// How long a run may legitimately wait in the provider's queue.
+        public var seconds: Double {
+            switch self {
+            case .soonest: 0
+            case .twoHours: 7200
+            case .eightHours: 28800
+            }
+        }
+    }
+
+    public var model: String
+    public var maxOutputTokens: Int
+    /// Output longer than this is cut, and the cut recorded on the run.
+    public var maxOutputChars: Int
+    public var requiresReview: Bool
+    /// From `created_at`; past it the run is cancelled at the provider and ends `timed_out`.
+    public var deadlineSeconds: Int
+    /// Provider submissions before a retryable error becomes `failed`.
+    public var maxAttempts: Int
+    /// Sent as `background_options.completion_window` only when set.
+    public var completionWindow: CompletionWindow?
+
+    public init(
+        model: String = "gpt-5-mini", maxOutputTokens: Int = 2000, maxOutputChars: Int = 20000,
+        requiresReview: Bool = false, deadlineSeconds: Int = 3600, maxAttempts: Int = 3,
+        completionWindow: CompletionWindow? = nil
+    ) {
+        self.model = model
+        self.maxOutputTokens = maxOutputTokens
+        self.maxOutputChars = maxOutputChars
+        self.requiresReview = requiresReview
+        self.deadlineSeconds = deadlineSeconds
+        self.maxAttempts = maxAttempts
+        self.completionWindow = completionWindow
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model
+        case maxOutputTokens = "max_output_tokens"
+        case maxOutputChars = "max_output_chars"
+        case requiresReview = "requires_review"
+        case deadlineSeconds = "deadline_seconds"
+        case maxAttempts = "max_attempts"
+        case completionWindow = "completion_window"
+    }
+
+    /// Checks every field; the message names the key and the value.
+    public func validate(prefix: String = "policy.") throws(KilnError) {
+        func fail(_ key: String, _ rule: String, _ value: Any) throws(KilnError) {
+            throw KilnError(.invalidPolicy, "\(prefix)\(key) \(rule), got \(value)")
+        }
+        let trimmed = model.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || model.count > 100 { try fail("model", "must be a model name of 1–100 characters", "\"\(model.prefix(100))\"") }
+        if !(1...128_000).contains(maxOutputTokens) { try fail("max_output_tokens", "must be in 1...128000", maxOutputTokens) }
+        if !(1...1_000_000).contains(maxOutputChars) { try fail("max_output_chars", "must be in 1...1000000", maxOutputChars) }
+        if !(1...7 * 86400).contains(deadlineSeconds) { try fail("deadline_seconds", "must be in 1...604800", deadlineSeconds) }
+        if !(1...20).contains(maxAttempts) { try fail("max_attempts", "must be in 1...20", maxAttempts) }
+        if let window = completionWindow, Double(deadlineSeconds) < window.seconds {
+            try fail("deadline_seconds", "must cover completion_window \(window.rawValue) (\(Int(window.seconds)) s)", deadlineSeconds)
+        }
+    }
+
+    /// This policy with the keys of `overrides` (a JSON object) applied, validated.
+    ///
+    /// Unknown keys and wrong types are refused with the key named, so a typo never
+    /// silently falls back to a default.
+    public func applying(_ overrides: JSONValue) throws(KilnError) -> RunPolicy {
+        guard let object = overrides.objectValue else {
+            if overrides == .null { return self }
+            throw KilnError(.invalidPolicy, "policy must be a JSON object")
+        }
+        var policy = self
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
+            guard let field = CodingKeys(rawValue: key) else {
+                let known = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
+                throw KilnError(.invalidPolicy, "unknown policy key \"\(key.prefix(64))\"; known keys: \(known)")
+            }
+            func int() throws(KilnError) -> Int {
+                guard case .number(let number) = value, number.rounded() == number, abs(number) < 1e12 else {
+                    throw KilnError(.invalidPolicy, "policy.\(key) must be an integer, got \(value.jsonText.prefix(40))")
+                }
+                return Int(number)
+            }
+            switch field {
+            case .model:
+                guard let model = value.stringValue else {
+                    throw KilnError(.invalidPolicy, "policy.model must be a string, got \(value.jsonText.prefix(40))")
+                }
+                policy.model = model
+            case .maxOutputTokens: policy.maxOutputTokens = try int()
+            case .maxOutputChars: policy.maxOutputChars = try int()
+            case .deadlineSeconds: policy.deadlineSeconds = try int()
+            case .maxAttempts: policy.maxAttempts = try int()
+            case .requiresReview:
+                guard case .bool(let flag) = value else {
+                    throw KilnError(.invalidPolicy, "policy.requires_review must be true or false, got \(value.jsonText.prefix(40))")
+                }
+                policy.requiresReview = flag
+            case .completionWindow:
+                if value == .null {
+                    policy.completionWindow = nil
+                } else if let text = value.stringValue, let window = CompletionWindow(rawValue: text) {
+                    policy.completionWindow = window
+                } else {
+                    throw KilnError(.invalidPolicy, "policy.completion_window must be \"soonest\", \"2h\" or \"8h\", got \(value.jsonText.prefix(40))")
+                }
+            }
+        }
+        try policy.validate()
+        return policy
+    }
+
+    /// The policy as a JSON object, every key present.
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "model": .string(model),
+            "max_output_tokens": .number(Double(maxOutputTokens)),
+            "max_output_chars": .number(Double(maxOutputChars)),
+            "requires_review": .bool(requiresReview),
+            "deadline_seconds": .number(Double(deadlineSeconds)),
+            "max_attempts": .number(Double(maxAttempts)),
+        ]
+        object["completion_window"] = completionWindow.map { .string($0.rawValue) } ?? .null
+        return .object(object)
+    }
+}

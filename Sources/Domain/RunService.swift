@@ -1,0 +1,116 @@
+import Foundation
+
+/// The application's door to Kiln: enqueue a run, read it back, cancel it.
+///
+/// Business policy stays in the application: call this *after* your own authorization,
+/// quota and feature-flag checks. Kiln validates only what it needs to execute (a known
+/// feature, an input the feature accepts, a policy within bounds) and refuses the rest at
+/// enqueue, so the submitter never discovers a bad run later. Every read is scoped by tenant.
+public struct RunService: Sendable {
+    public let store: any RunStore
+    public let features: FeatureCatalog
+    public let policyDefaults: RunPolicy
+    public let limits: InputLimits
+    /// Written as the actor of events this facade causes.
+    public let actor: String
+
+    public init(
+        store: any RunStore, features: FeatureCatalog = .builtIn, policyDefaults: RunPolicy = RunPolicy(),
+        limits: InputLimits = InputLimits(), actor: String = "app"
+    ) {
+        self.store = store
+        self.features = features
+        self.policyDefaults = policyDefaults
+        self.limits = limits
+        self.actor = actor
+    }
+
+    /// What the application asks for.
+    public struct Request: Sendable {
+        public var feature: String
+        public var tenant: TenantID
+        public var user: String?
+        public var subject: Subject?
+        public var input: JSONValue
+        public var policy: JSONValue
+        public var idempotencyKey: String?
+
+        public init(
+            feature: String, tenant: TenantID, user: String? = nil, subject: Subject? = nil, input: JSONValue,
+            policy: JSONValue = .object([:]), idempotencyKey: String? = nil
+        ) {
+            self.feature = feature
+            self.tenant = tenant
+            self.user = user
+            self.subject = subject
+            self.input = input
+            self.policy = policy
+            self.idempotencyKey = idempotencyKey
+        }
+    }
+
+    /// Validates and stores a new run; the same tenant and idempotency key return the
+    /// existing run and write nothing (`InsertOutcome.existing`).
+    public func enqueue(_ request: Request, now: Date = Date()) async throws -> InsertOutcome {
+        try Self.checkText(request.tenant.rawValue, "tenant", max: 128)
+        if let user = request.user { try Self.checkText(user, "user", max: 128) }
+        if let key = request.idempotencyKey { try Self.checkText(key, "idempotency key", max: 255) }
+        if let subject = request.subject {
+            try Self.checkText(subject.type, "subject type", max: 64)
+            try Self.checkText(subject.id, "subject id", max: 128)
+        }
+        let feature = try features.feature(named: request.feature)
+        try feature.validate(input: request.input, limits: limits)
+        let policy = try policyDefaults.applying(request.policy)
+        var run = Run(
+            id: RunID.make(at: now), tenantID: request.tenant, userID: request.user, feature: feature.name,
+            subject: request.subject, idempotencyKey: request.idempotencyKey, input: request.input,
+            policy: policy.json, createdAt: now)
+        run.promptVersion = feature.promptVersion
+        let event = RunEvent(
+            runID: run.id, fromStatus: nil, toStatus: .queued, at: now, actor: actor, kind: "enqueued")
+        return try await store.insert(run, event: event)
+    }
+
+    /// The tenant's run, or `not_found` (also for another tenant's run).
+    public func run(_ id: RunID, tenant: TenantID) async throws -> Run {
+        guard let run = try await store.run(id, tenant: tenant) else {
+            throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        return run
+    }
+
+    /// Runs, newest first.
+    public func list(_ query: RunQuery) async throws -> [Run] {
+        try await store.runs(matching: query)
+    }
+
+    /// Asks for a run to stop. A queued run is cancelled at once; an in-flight run gets
+    /// `cancel_requested_at`, which its poller carries out at the provider; a finished run
+    /// is returned unchanged.
+    public func cancel(_ id: RunID, tenant: TenantID, now: Date = Date()) async throws -> Run {
+        guard var run = try await store.requestCancellation(id, tenant: tenant, actor: actor, now: now) else {
+            throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        if run.status == .queued,
+            let update = RunUpdate.make(.cancelBeforeSubmission, on: run, at: now, actor: actor),
+            try await store.save(update)
+        {
+            run = update.run
+        } else if run.status == .queued {
+            // A submitter claimed it in between; it will see cancel_requested_at.
+            run = try await self.run(id, tenant: tenant)
+        }
+        return run
+    }
+
+    public func summary() async throws -> RunSummary {
+        try await store.summary()
+    }
+
+    private static func checkText(_ value: String, _ what: String, max: Int) throws(KilnError) {
+        if value.isEmpty || value.count > max || value.contains(where: { $0.isNewline || $0 == "\0" }) {
+            throw KilnError(.invalidArgument, "\(what) must be 1–\(max) characters on one line, got \"\(value.prefix(40))\"")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Where runs live: the `ai_runs` and `ai_run_events` tables of one database.
+///
+/// In domain words; SQL lives only in the store modules. Every store passes the same
+/// conformance suite (`Tests/StoreTests`).
+public protocol RunStore: Sendable {
+    /// Creates or upgrades the tables; safe to call from several processes at once.
+    func migrate() async throws
+
+    /// Inserts a new run, or returns the tenant's run with the same idempotency key.
+    func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome
+
+    /// The run with `id`; scoped to `tenant` when one is given (another tenant's run is nil).
+    func run(_ id: RunID, tenant: TenantID?) async throws -> Run?
+
+    /// Runs matching `query`, newest first.
+    func runs(matching query: RunQuery) async throws -> [Run]
+
+    /// Atomically leases up to `limit` runs that are due for `kind` at `now`, and applies
+    /// the kind's transition to each (see ``ClaimKind``). Two claimers never get one run.
+    func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run]
+
+    /// Writes each guarded update with its event, in one transaction; returns, for each,
+    /// whether its guard held (false: another process moved the run first).
+    func save(_ updates: [RunUpdate]) async throws -> [Bool]
+
+    /// Records the application's request to cancel: sets `cancel_requested_at` (once) and
+    /// makes an in-flight run due for its poller now. Nil when no such run for the tenant.
+    func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run?
+
+    /// The audit trail of a run, oldest first.
+    func events(of id: RunID) async throws -> [RunEvent]
+
+    /// Counts for `kiln status` and dashboards.
+    func summary() async throws -> RunSummary
+
+    /// The earliest time anything becomes due (queued runs, polls, expiring leases), if any.
+    func nextDueDate() async throws -> Date?
+}
+
+extension RunStore {
+    /// Writes one guarded update; false when another process moved the run first.
+    public func save(_ update: RunUpdate) async throws -> Bool {
+        try await save([update]).first ?? false
+    }
+}
+
+/// What an insert did.
+public enum InsertOutcome: Sendable {
+    case inserted(Run)
+    /// The tenant already has a run with this idempotency key; nothing was written.
+    case existing(Run)
+
+    public var run: Run {
+        switch self {
+        case .inserted(let run), .existing(let run): run
+        }
+    }
+}
+
+/// Which runs a claim takes, and what it does to them.
+public enum ClaimKind: Sendable, Hashable {
+    /// `queued` runs with `available_at` ≤ now, oldest first → `submitting`, leased.
+    case submission
+    /// `submitting` runs whose lease expired (a process died mid-submission), leased as they are.
+    case abandonedSubmission
+    /// `in_progress` runs with `next_poll_at` ≤ now and no live lease, leased for a poll.
+    case poll
+}
+
+/// A filter for listing runs.
+public struct RunQuery: Sendable {
+    public var tenant: TenantID?
+    public var status: RunStatus?
+    public var limit: Int
+
+    public init(tenant: TenantID? = nil, status: RunStatus? = nil, limit: Int = 100) {
+        self.tenant = tenant
+        self.status = status
+        self.limit = limit
+    }
+}
+
+/// How much is where: the answer of `kiln status`.
+public struct RunSummary: Sendable, Hashable, Encodable {
+    public var counts: [String: Int]
+    public var oldestQueuedAt: Date?
+    public var inFlight: Int
+    public var costMicros: Int64
+    public var possibleDuplicates: Int
+
+    public init(counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int) {
+        self.counts = counts
+        self.oldestQueuedAt = oldestQueuedAt
+        self.inFlight = inFlight
+        self.costMicros = costMicros
+        self.possibleDuplicates = possibleDuplicates
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case counts
+        case oldestQueuedAt = "oldest_queued_at"
+        case inFlight = "in_flight"
+        case costMicros = "cost_micros"
+        case possibleDuplicates = "possible_duplicates"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var all: [String: Int] = [:]
+        for status in RunStatus.allCases { all[status.rawValue] = counts[status.rawValue] ?? 0 }
+        try c.encode(all, forKey: .counts)
+        try c.encode(oldestQueuedAt.map(Timestamp.format), forKey: .oldestQueuedAt)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(costMicros, forKey: .costMicros)
+        try c.encode(possibleDuplicates, forKey: .possibleDuplicates)
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+
+/// A step in the life of a run, as a pure function of the run and the time.
+///
+/// Workers decide with ``apply(to:at:)`` and the store only persists the result with a
+/// guarded update (``RunUpdate``): the logic is testable without a database or a clock.
+public enum RunTransition: Sendable, Hashable {
+    /// queued → submitting, under a lease.
+    case claimForSubmission(owner: String, leaseUntil: Date)
+    /// The send mark: `attempt + 1` and `send_started_at`, written before a create leaves.
+    case markSend(promptVersion: String)
+    /// submitting → in_progress: the provider accepted; its id is stored.
+    case accept(responseID: ResponseID, providerStatus: String, firstPollAt: Date)
+    /// submitting → queued, to be tried again at `availableAt`; the lease is released.
+    case requeue(availableAt: Date, lastError: RunFailure?)
+    /// submitting or in_progress → failed.
+    case fail(RunFailure)
+    /// queued or submitting → cancelled, before the provider has the run.
+    case cancelBeforeSubmission
+    /// Any non-terminal status → timed_out (after the provider cancel, when it had the run).
+    case timeOut(providerStatus: String?)
+    /// in_progress, leased for a poll.
+    case claimForPoll(owner: String, leaseUntil: Date)
+    /// in_progress, still running at the provider: one poll counted, the next one scheduled.
+    case schedulePoll(providerStatus: String, nextPollAt: Date)
+    /// in_progress → a terminal status the provider reported.
+    case finish(ProviderOutcome)
+    /// The lease is given up without any other change (shutdown).
+    case release
+
+    /// The run after this step at `now`, or nil when the step is not allowed from here.
+    public func apply(to run: Run, at now: Date) -> Run? {
+        var next = run
+        next.updatedAt = now
+        switch self {
+        case .claimForSubmission(let owner, let until):
+            guard run.status == .queued else { return nil }
+            next.status = .submitting
+            next.leaseOwner = owner
+            next.leaseExpiresAt = until
+            next.sendStartedAt = nil
+        case .markSend(let promptVersion):
+            guard run.status == .submitting, run.leaseOwner != nil else { return nil }
+            next.attempt = run.attempt + 1
+            next.sendStartedAt = now
+            next.promptVersion = promptVersion
+        case .accept(let responseID, let providerStatus, let firstPollAt):
+            guard run.status == .submitting else { return nil }
+            next.status = .inProgress
+            next.responseID = responseID
+            next.providerStatus = providerStatus
+            next.submittedAt = now
+            next.nextPollAt = firstPollAt
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .requeue(let availableAt, let lastError):
+            guard run.status == .submitting else { return nil }
+            next.status = .queued
+            next.availableAt = availableAt
+            next.error = lastError
+            next.sendStartedAt = nil
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .fail(let failure):
+            guard run.status == .submitting || run.status == .inProgress else { return nil }
+            next.status = .failed
+            next.error = failure
+            finalize(&next, at: now)
+        case .cancelBeforeSubmission:
+            guard run.status == .queued || run.status == .submitting else { return nil }
+            next.status = .cancelled
+            next.error = RunFailure(code: "cancelled", message: "cancelled before submission", source: .kiln)
+            finalize(&next, at: now)
+        case .timeOut(let providerStatus):
+            guard !run.status.isTerminal else { return nil }
+            next.status = .timedOut
+            if let providerStatus { next.providerStatus = providerStatus }
+            next.error = RunFailure(code: "deadline_exceeded", message: "the run's deadline passed", source: .policy)
+            finalize(&next, at: now)
+        case .claimForPoll(let owner, let until):
+            guard run.status == .inProgress else { return nil }
+            next.leaseOwner = owner
+            next.leaseExpiresAt = until
+        case .schedulePoll(let providerStatus, let nextPollAt):
+            guard run.status == .inProgress else { return nil }
+            next.providerStatus = providerStatus
+            next.pollCount = run.pollCount + 1
+            next.nextPollAt = nextPollAt
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .finish(let outcome):
+            guard run.status == .inProgress, outcome.status.isTerminal else { return nil }
+            next.status = outcome.status
+            next.providerStatus = outcome.providerStatus
+            next.output = outcome.output
+            next.error = outcome.error
+            next.usage = outcome.usage
+            next.costMicros = outcome.costMicros
+            next.providerCompletedAt = outcome.providerCompletedAt
+            next.pollCount = run.pollCount + outcome.pollsCounted
+            if outcome.status == .completed, outcome.requiresReview { next.reviewState = "pending" }
+            finalize(&next, at: now)
+        case .release:
+            guard !run.status.isTerminal, run.leaseOwner != nil else { return nil }
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+            if run.status == .submitting, run.sendStartedAt == nil {
+                next.status = .queued  // nothing left: hand it straight back
+            }
+        }
+        guard run.status.canMove(to: next.status) else { return nil }
+        return next
+    }
+
+    private func finalize(_ run: inout Run, at now: Date) {
+        run.finalizedAt = now
+        run.nextPollAt = nil
+        run.leaseOwner = nil
+        run.leaseExpiresAt = nil
+    }
+
+    /// The event kind written with this step.
+    public var eventKind: String {
+        switch self {
+        case .claimForSubmission: "claimed"
+        case .markSend: "send_started"
+        case .accept: "accepted"
+        case .requeue: "requeued"
+        case .fail: "failed"
+        case .cancelBeforeSubmission: "cancelled"
+        case .timeOut: "timed_out"
+        case .claimForPoll: "poll_claimed"
+        case .schedulePoll: "polled"
+        case .finish: "finalized"
+        case .release: "released"
+        }
+    }
+}
+
+/// A terminal state the provider reported, with everything to record.
+public struct ProviderOutcome: Sendable, Hashable {
+    public var status: RunStatus
+    public var providerStatus: String
+    public var output: RunOutput?
+    public var error: RunFailure?
+    public var usage: RunUsage?
+    public var costMicros: Int64?
+    public var providerCompletedAt: Date?
+    public var requiresReview: Bool
+    /// Polls made by the pass that finalizes (1 for a retrieve, 0 for a cancel reply).
+    public var pollsCounted: Int
+
+    public init(
+        status: RunStatus, providerStatus: String, output: RunOutput? = nil, error: RunFailure? = nil,
+        usage: RunUsage? = nil, costMicros: Int64? = nil, providerCompletedAt: Date? = nil,
+        requiresReview: Bool = false, pollsCounted: Int = 1
+    ) {
+        self.status = status
+        self.providerStatus = providerStatus
+        self.output = output
+        self.error = error
+        self.usage = usage
+        self.costMicros = costMicros
+        self.providerCompletedAt = providerCompletedAt
+        self.requiresReview = requiresReview
+        self.pollsCounted = pollsCounted
+    }
+}

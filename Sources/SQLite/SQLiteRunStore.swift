@@ -1,0 +1,261 @@
+import Foundation
+import GRDB
+import KilnDomain
+
+/// The embedded store: `ai_runs` in one SQLite file, shared by any number of processes.
+///
+/// WAL lets readers work beside the one writer; every write is a `BEGIN IMMEDIATE`
+/// transaction (GRDB's default for writable connections), so a claim takes the write lock
+/// before it reads what is due and two processes can never claim the same run. A busy
+/// database is waited for up to `busyTimeout`, then reported.
+public final class SQLiteRunStore: RunStore {
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database file at `path`.
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.label = "kiln"
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw Self.translate(error, doing: "open the SQLite database at \(path)")
+        }
+    }
+
+    public func migrate() async throws {
+        try await perform("migrate") { [pool] in try SQLiteSchema.migrator.migrate(pool) }
+    }
+
+    public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
+        try await perform("insert run \(run.id)") { [pool] in
+            try await pool.write { db -> InsertOutcome in
+                if let key = run.idempotencyKey,
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM ai_runs WHERE tenant_id = ? AND idempotency_key = ?",
+                        arguments: [run.tenantID.rawValue, key])
+                {
+                    return .existing(try Self.decodeRun(row))
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO ai_runs (id, tenant_id, user_id, feature, subject_type, subject_id,
+                            idempotency_key, input, policy, status, prompt_version, available_at, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        run.id.rawValue, run.tenantID.rawValue, run.userID, run.feature, run.subject?.type,
+                        run.subject?.id, run.idempotencyKey, run.input.jsonText, run.policy.jsonText,
+                        run.status.rawValue, run.promptVersion, Self.text(run.availableAt), Self.text(run.createdAt),
+                        Self.text(run.updatedAt),
+                    ])
+                try Self.insertEvent(event, db)
+                return .inserted(run)
+            }
+        }
+    }
+
+    public func run(_ id: RunID, tenant: TenantID?) async throws -> Run? {
+        try await perform("read run \(id)") { [pool] in
+            try await pool.read { db in
+                let row: Row?
+                if let tenant {
+                    row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM ai_runs WHERE id = ? AND tenant_id = ?",
+                        arguments: [id.rawValue, tenant.rawValue])
+                } else {
+                    row = try Row.fetchOne(db, sql: "SELECT * FROM ai_runs WHERE id = ?", arguments: [id.rawValue])
+                }
+                return try row.map(Self.decodeRun)
+            }
+        }
+    }
+
+    public func runs(matching query: RunQuery) async throws -> [Run] {
+        try await perform("list runs") { [pool] in
+            try await pool.read { db in
+                var conditions: [String] = []
+                var arguments: StatementArguments = []
+                if let tenant = query.tenant {
+                    conditions.append("tenant_id = ?")
+                    arguments += [tenant.rawValue]
+                }
+                if let status = query.status {
+                    conditions.append("status = ?")
+                    arguments += [status.rawValue]
+                }
+                let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+                arguments += [query.limit]
+                return try Row.fetchAll(
+                    db, sql: "SELECT * FROM ai_runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?",
+                    arguments: arguments
+                ).map(Self.decodeRun)
+            }
+        }
+    }
+
+    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+        let nowText = Self.text(now)
+        let selection: String
+        let transition: RunTransition?
+        switch kind {
+        case .submission:
+            selection = "status = 'queued' AND available_at <= ? ORDER BY available_at, id"
+            transition = .claimForSubmission(owner: owner, leaseUntil: leaseUntil)
+        case .abandonedSubmission:
+            selection = "status = 'submitting' AND lease_expires_at <= ? ORDER BY lease_expires_at, id"
+            transition = nil
+        case .poll:
+            // A leased run's next_poll_at is its lease expiry, so an abandoned poll is due again.
+            selection = "status = 'in_progress' AND next_poll_at <= ? ORDER BY next_poll_at, id"
+            transition = .claimForPoll(owner: owner, leaseUntil: leaseUntil)
+        }
+        return try await perform("claim runs") { [pool] in
+            try await pool.write { db -> [Run] in
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                var claimed: [Run] = []
+                for row in rows {
+                    let current = try Self.decodeRun(row)
+                    var next = current
+                    if let transition {
+                        guard let update = RunUpdate.make(transition, on: current, at: now, actor: owner) else { continue }
+                        next = update.run
+                        if kind == .poll { next.nextPollAt = leaseUntil }
+                        guard try Self.write(RunUpdate(run: next, expectedStatus: current.status,
+                            expectedLeaseOwner: current.leaseOwner, event: update.event), db) else { continue }
+                    } else {
+                        // Abandoned submission: take over the lease; the submitter decides the rest.
+                        next.leaseOwner = owner
+                        next.leaseExpiresAt = leaseUntil
+                        next.updatedAt = now
+                        guard try Self.write(RunUpdate(run: next, expectedStatus: current.status,
+                            expectedLeaseOwner: current.leaseOwner, event: nil), db) else { continue }
+                    }
+                    claimed.append(next)
+                }
+                return claimed
+            }
+        }
+    }
+
+    public func save(_ updates: [RunUpdate]) async throws -> [Bool] {
+        guard !updates.isEmpty else { return [] }
+        return try await perform("save \(updates.count) run updates") { [pool] in
+            try await pool.write { db in try updates.map { try Self.write($0, db) } }
+        }
+    }
+
+    public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
+        try await perform("request cancellation of run \(id)") { [pool] in
+            try await pool.write { db -> Run? in
+                guard let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM ai_runs WHERE id = ? AND tenant_id = ?",
+                    arguments: [id.rawValue, tenant.rawValue])
+                else { return nil }
+                var run = try Self.decodeRun(row)
+                guard !run.status.isTerminal, run.cancelRequestedAt == nil else { return run }
+                run.cancelRequestedAt = now
+                run.updatedAt = now
+                if run.status == .inProgress, run.leaseOwner == nil, (run.nextPollAt ?? now) > now {
+                    run.nextPollAt = now
+                }
+                try db.execute(
+                    sql: "UPDATE ai_runs SET cancel_requested_at = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
+                    arguments: [Self.text(now), Self.text(run.nextPollAt), Self.text(now), id.rawValue])
+                try Self.insertEvent(
+                    RunEvent(runID: id, fromStatus: run.status, toStatus: run.status, at: now, actor: actor,
+                        kind: "cancel_requested"), db)
+                return run
+            }
+        }
+    }
+
+    public func events(of id: RunID) async throws -> [RunEvent] {
+        try await perform("read events of run \(id)") { [pool] in
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM ai_run_events WHERE run_id = ? ORDER BY id", arguments: [id.rawValue])
+                    .map(Self.decodeEvent)
+            }
+        }
+    }
+
+    public func summary() async throws -> RunSummary {
+        try await perform("summarize runs") { [pool] in
+            try await pool.read { db in
+                var counts: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM ai_runs GROUP BY status") {
+                    counts[row["status"]] = row["n"]
+                }
+                let oldest = try String.fetchOne(db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued'")
+                let cost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs") ?? 0
+                let duplicates = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0
+                return RunSummary(
+                    counts: counts, oldestQueuedAt: oldest.flatMap(Timestamp.parse),
+                    inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost,
+                    possibleDuplicates: duplicates)
+            }
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await perform("find the next due time") { [pool] in
+            try await pool.read { db in
+                let texts = try [
+                    String.fetchOne(db, sql: "SELECT min(available_at) FROM ai_runs WHERE status = 'queued'"),
+                    String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'"),
+                    String.fetchOne(db, sql: "SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'"),
+                ]
+                return texts.compactMap { $0.flatMap(Timestamp.parse) }.min()
+            }
+        }
+    }
+
+    /// The guarded update: only Kiln's half of the row is written, so an application's
+    /// concurrent write of `cancel_requested_at` is never overwritten.
+    static func write(_ update: RunUpdate, _ db: Database) throws -> Bool {
+        let run = update.run
+        try db.execute(
+            sql: """
+                UPDATE ai_runs SET status = ?, attempt = ?, response_id = ?, provider_status = ?, output = ?,
+                    error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
+                    lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
+                    prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_completed_at = ?,
+                    finalized_at = ?, updated_at = ?
+                WHERE id = ? AND status = ? AND lease_owner IS ?
+                """,
+            arguments: [
+                run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, jsonText(run.output),
+                jsonText(run.error), jsonText(run.usage), run.costMicros, run.pollCount, text(run.nextPollAt),
+                text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
+                text(run.sendStartedAt), text(run.submittedAt), text(run.providerCompletedAt), text(run.finalizedAt),
+                text(run.updatedAt), run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
+            ])
+        guard db.changesCount == 1 else { return false }
+        if let event = update.event { try insertEvent(event, db) }
+        return true
+    }
+
+    /// Runs database work (on GRDB's own queues; the task suspends) and names what failed.
+    private func perform<T: Sendable>(_ what: String, _ work: @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as KilnError {
+            throw error
+        } catch {
+            throw Self.translate(error, doing: what)
+        }
+    }
+
+    /// A database error as a ``KilnError``: SQLite's own message, never the SQL or its arguments.
+    static func translate(_ error: any Error, doing what: String) -> KilnError {
+        if let error = error as? DatabaseError {
+            return KilnError(.database, "could not \(what): SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
+        }
+        return KilnError(.database, "could not \(what): \(error)")
+    }
+}

@@ -1,0 +1,40 @@
+import Testing
+import KilnDomain
+
+@Suite("The life of a run")
+struct RunStatusTests {
+    /// Every (from, to) pair the design allows; everything else must be refused.
+    static let allowed: Set<String> = [
+        "queued→submitting", "queued→cancelled", "queued→timed_out",
+        "submitting→in_progress", "submitting→queued", "submitting→failed", "submitting→cancelled",
+        "submitting→timed_out",
+        "in_progress→completed", "in_progress→failed", "in_progress→incomplete", "in_progress→cancelled",
+        "in_progress→timed_out",
+        "queued→queued", "submitting→submitting", "in_progress→in_progress",
+    ]
+
+    static let pairs: [(RunStatus, RunStatus)] = RunStatus.allCases.flatMap { from in RunStatus.allCases.map { (from, $0) } }
+
+    @Test("the transition table allows exactly the designed moves", arguments: pairs)
+    func transitionTable(from: RunStatus, to: RunStatus) {
+        let key = "\(from.rawValue)→\(to.rawValue)"
+        #expect(from.canMove(to: to) == Self.allowed.contains(key), "\(key)")
+    }
+
+    @Test func terminalStatusesAreFinal() {
+        let terminal = RunStatus.allCases.filter(\.isTerminal).map(\.rawValue).sorted()
+        #expect(terminal == ["cancelled", "completed", "failed", "incomplete", "timed_out"])
+        for status in RunStatus.allCases where status.isTerminal {
+            #expect(RunStatus.allCases.allSatisfy { !status.canMove(to: $0) })
+        }
+    }
+
+    @Test func unknownStatusNamesTheValue() {
+        #expect(throws: KilnError.self) { try RunStatus(parsing: "done") }
+        do {
+            _ = try RunStatus(parsing: "done")
+        } catch {
+            #expect(error.message.contains("\"done\""))
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import GRDB
+import KilnDomain
+import KilnSQLite
+import Testing
+
+/// A store backend the conformance suite runs against. Every case is a real database.
+enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, migrated, empty database of this kind, and a second handle on the same
+    /// database (another connection pool, as another process would have).
+    func makeStores() async throws -> StoreFixture {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-store-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let path = directory.appendingPathComponent("runs.sqlite").path
+            let first = try SQLiteRunStore(path: path)
+            try await first.migrate()
+            let second = try SQLiteRunStore(path: path)
+            try await second.migrate()
+            return StoreFixture(store: first, other: second) { sql in
+                let queue = try DatabaseQueue(path: path)
+                try await queue.write { db in try db.execute(sql: sql) }
+            }
+        }
+    }
+}
+
+struct StoreFixture: Sendable {
+    let store: any RunStore
+    let other: any RunStore
+    /// Runs SQL as an application in another language would, outside Kiln.
+    let executeSQL: @Sendable (String) async throws -> Void
+}

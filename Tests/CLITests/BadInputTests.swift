@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// Bad input of every kind: one clear line naming the problem, a non-zero exit, nothing written.
+@Suite("kiln: bad input is refused clearly")
+struct BadInputTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        let arguments: [String]
+        var environment: [String: String] = [:]
+        var files: [String: String] = [:]
+        let message: String
+        var testDescription: String { name }
+    }
+
+    static let valid = #"{"text":"A document."}"#
+
+    static let cases: [Case] = [
+        Case(name: "unknown feature", arguments: ["enqueue", "translate", "--tenant", "t", "--input", valid], message: "unknown feature \"translate\""),
+        Case(name: "input not JSON", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{text:"], message: "--input is not valid JSON"),
+        Case(name: "input lacks text", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{}"], message: "input.text is required"),
+        Case(name: "input text not a string", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":[1]}"#], message: "input.text must be a string"),
+        Case(name: "policy out of range", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_output_tokens":-1}"#], message: "policy.max_output_tokens"),
+        Case(name: "unknown policy key", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_tokens":5}"#], message: "unknown policy key \"max_tokens\""),
+        Case(name: "document over the size limit", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":"0123456789ABC"}"#], environment: ["KILN_LIMITS_MAX_INPUT_CHARS": "10"], message: "limits.max_input_chars is 10"),
+        Case(name: "input and input file both", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--input-file", "x.json"], message: "not both"),
+        Case(name: "missing input file", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input-file", "/nonexistent/doc.json"], message: "cannot read --input-file /nonexistent/doc.json"),
+        Case(name: "bad subject", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--subject", "document"], message: "subject must be TYPE:ID"),
+        Case(name: "empty tenant", arguments: ["enqueue", "document_summary", "--tenant", "", "--input", valid], message: "tenant must be 1–128 characters"),
+        Case(name: "unknown status filter", arguments: ["list", "--status", "done"], message: "unknown status \"done\""),
+        Case(name: "unknown configuration key", arguments: ["status", "--config", "bad.json"], files: ["bad.json": #"{"poller":{"max_intervall_seconds":10}}"#], message: "unknown configuration key poller.max_intervall_seconds"),
+        Case(name: "configuration value of the wrong type", arguments: ["status", "--config", "bad.json"], files: ["bad.json": #"{"poller":{"batch_size":"many"}}"#], message: "poller.batch_size"),
+        Case(name: "configuration value out of range", arguments: ["status"], environment: ["KILN_POLLER_MAX_INTERVAL_SECONDS": "900"], message: "poller.max_interval_seconds must be"),
+        Case(name: "configuration file not JSON", arguments: ["status", "--config", "bad.json"], files: ["bad.json": "poller: 1"], message: "is not valid JSON"),
+        Case(name: "missing configuration file", arguments: ["status", "--config", "/nonexistent/kiln.json"], message: "cannot read configuration file /nonexistent/kiln.json"),
+        Case(name: "unreadable database path", arguments: ["status", "--database", "/nonexistent/dir/kiln.sqlite"], message: "could not open the SQLite database at /nonexistent/dir/kiln.sqlite"),
+        Case(name: "database path is a directory", arguments: ["status", "--database", "/tmp"], message: "is a directory"),
+        Case(name: "unsupported database URL", arguments: ["status", "--database", "mysql://db/kiln"], message: "unsupported scheme \"mysql\""),
+        Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
+        Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
+    ]
+
+    @Test(arguments: cases)
+    func refused(_ bad: Case) throws {
+        let kiln = try KilnProcess()
+        for (name, text) in bad.files { _ = try kiln.write(name, text) }
+        let usesOwnDatabase = bad.arguments.contains("--database")
+        let result = try kiln.run(bad.arguments, environment: bad.environment, database: !usesOwnDatabase)
+        #expect(result.status != 0)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line: \(result.stderr)")
+        #expect(result.stderr.contains(bad.message), "\(result.stderr)")
+        #expect(!result.stderr.contains("Fatal error"))
+        // Nothing was written: no run exists in the scratch database.
+        if !usesOwnDatabase, FileManager.default.fileExists(atPath: kiln.databasePath) {
+            let listed = try kiln.run(["list", "--json"])
+            #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        }
+    }
+}

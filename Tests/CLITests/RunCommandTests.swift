@@ -77,3 +77,13 @@ struct RunCommandTests {
         }
     }
 }
+
+@Suite("config/kiln.json")
+struct DefaultConfigurationTests {
+    @Test func theDocumentedDefaultsLoad() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let kiln = try KilnProcess()
+        let result = try kiln.run(["status", "--config", repository.appendingPathComponent("config/kiln.json").path])
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+}

@@ -14,7 +14,7 @@ struct KilnCommand: AsyncParsableCommand {
             """,
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self,
-            StatusCommand.self, EventsCommand.self,
+            StatusCommand.self, EventsCommand.self, SimulateCommand.self,
         ]
     )
 }

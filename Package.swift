@@ -115,7 +115,12 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnProviderTests",
-            dependencies: ["KilnDomain", "KilnProvider", "KilnSimulator"],
+            dependencies: [
+                "KilnDomain", "KilnProvider", "KilnSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/ProviderTests",
             swiftSettings: strict
         ),

@@ -49,7 +49,7 @@ struct SimulatedResponse: Sendable {
             "background": background, "error": NSNull(), "incomplete_details": NSNull(),
             "instructions": instructions.map { $0 as Any } ?? NSNull(), "model": model,
             "output": [Any](), "parallel_tool_calls": true, "tool_choice": "auto", "tools": [Any](),
-            "temperature": 1.0, "top_p": 1.0, "metadata": metadata, "usage": NSNull(), "store": true,
+            "temperature": 1.0, "top_p": 1.0, "metadata": metadata, "store": true,
             "truncation": "disabled", "service_tier": "default", "completed_at": NSNull(),
             "max_output_tokens": maxOutputTokens.map { $0 as Any } ?? NSNull(),
             "text": ["format": ["type": "text"]],

@@ -36,7 +36,10 @@ let package = Package(
     targets: [
         .target(
             name: "KilnDomain",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Sources/Domain",
             swiftSettings: strict
         ),

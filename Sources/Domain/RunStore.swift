@@ -35,6 +35,14 @@ public protocol RunStore: Sendable {
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 
+    /// Extends the leases `owner` holds on `ids` to `until` (long batches); returns how many
+    /// it still held. A renewed poll lease also moves `next_poll_at`, which mirrors it.
+    func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int
+
+    /// Provider run times (seconds from submission to the provider's completion) of the
+    /// most recent completed runs of `feature`, newest first, at most `limit`.
+    func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double]
+
     /// The earliest time anything becomes due (queued runs, polls, expiring leases), if any.
     func nextDueDate() async throws -> Date?
 }

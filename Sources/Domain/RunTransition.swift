@@ -12,7 +12,8 @@ public enum RunTransition: Sendable, Hashable {
     /// submitting → in_progress: the provider accepted; its id is stored.
     case accept(responseID: ResponseID, providerStatus: String, firstPollAt: Date)
     /// submitting → queued, to be tried again at `availableAt`; the lease is released.
-    case requeue(availableAt: Date, lastError: RunFailure?)
+    /// `refundAttempt` gives back the attempt of a send the provider refused with 429.
+    case requeue(availableAt: Date, lastError: RunFailure?, refundAttempt: Bool = false)
     /// submitting or in_progress → failed.
     case fail(RunFailure)
     /// queued or submitting → cancelled, before the provider has the run.
@@ -53,8 +54,9 @@ public enum RunTransition: Sendable, Hashable {
             next.nextPollAt = firstPollAt
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
-        case .requeue(let availableAt, let lastError):
+        case .requeue(let availableAt, let lastError, let refundAttempt):
             guard run.status == .submitting else { return nil }
+            if refundAttempt, run.sendStartedAt != nil { next.attempt = max(0, run.attempt - 1) }
             next.status = .queued
             next.availableAt = availableAt
             next.error = lastError

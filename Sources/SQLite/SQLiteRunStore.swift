@@ -202,6 +202,48 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    public func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        let untilText = Self.text(until)
+        return try await perform("renew \(ids.count) leases") { [pool] in
+            try await pool.write { db in
+                var renewed = 0
+                for id in ids {
+                    try db.execute(
+                        sql: """
+                            UPDATE ai_runs SET lease_expires_at = ?,
+                                next_poll_at = CASE WHEN status = 'in_progress' THEN ? ELSE next_poll_at END
+                            WHERE id = ? AND lease_owner = ?
+                            """,
+                        arguments: [untilText, untilText, id.rawValue, owner])
+                    renewed += db.changesCount
+                }
+                return renewed
+            }
+        }
+    }
+
+    public func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double] {
+        try await perform("read recent run times") { [pool] in
+            try await pool.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT submitted_at, provider_completed_at FROM ai_runs
+                        WHERE status = 'completed' AND feature = ? AND json_extract(policy, '$.model') = ?
+                            AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
+                        ORDER BY finalized_at DESC LIMIT ?
+                        """,
+                    arguments: [feature, model, limit])
+                return rows.compactMap { row -> Double? in
+                    guard let start = Timestamp.parse(row["submitted_at"]), let end = Timestamp.parse(row["provider_completed_at"])
+                    else { return nil }
+                    return end.timeIntervalSince(start)
+                }
+            }
+        }
+    }
+
     public func nextDueDate() async throws -> Date? {
         try await perform("find the next due time") { [pool] in
             try await pool.read { db in

@@ -71,6 +71,11 @@ enum SQLiteSchema {
                     CREATE INDEX ai_run_events_kind ON ai_run_events (kind) WHERE kind = 'possible_duplicate';
                     """)
         }
+        migrator.registerMigration("v2_learned_run_times") { db in
+            // What the poll schedule learns from: recent completed runs of a feature.
+            try db.execute(
+                sql: "CREATE INDEX ai_runs_completed_feature ON ai_runs (feature, finalized_at) WHERE status = 'completed'")
+        }
         return migrator
     }
 }

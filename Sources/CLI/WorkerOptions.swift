@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import KilnDomain
+import KilnPoller
+import KilnProvider
+import KilnSubmitter
+import Logging
+import ServiceLifecycle
+
+/// Options of the commands that execute runs (`submit`, `poll`, `work`).
+struct WorkerOptions: ParsableArguments {
+    @Flag(help: "Do everything due now, print a one-line summary and exit (for cron).") var once = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (default $KILN_LOG_LEVEL, else info).")
+    var logLevel: String?
+
+    /// Logging to standard error at the chosen level; set up once per process.
+    func logger() throws -> Logger {
+        let name = logLevel ?? ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: name) else {
+            throw KilnError(.invalidArgument, "--log-level: unknown level \"\(name.prefix(20))\"; use trace, debug, info, notice, warning or error")
+        }
+        LogSetup.bootstrapOnce
+        var logger = Logger(label: "kiln")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+enum LogSetup {
+    static let bootstrapOnce: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+}
+
+/// Everything `submit`, `poll` and `work` need, from the configuration and the environment.
+struct WorkerSetup {
+    let environment: WorkerEnvironment
+    let client: HTTPResponsesClient
+
+    static func make(global: GlobalOptions, logger: Logger) async throws -> WorkerSetup {
+        var configuration = try global.loadConfiguration()
+        let environmentVariables = ProcessInfo.processInfo.environment
+        if let base = environmentVariables["OPENAI_BASE_URL"], !base.isEmpty { configuration.provider.baseURL = base }
+        guard configuration.provider.baseURL.hasPrefix("http://") || configuration.provider.baseURL.hasPrefix("https://") else {
+            throw KilnError(.invalidConfiguration, "provider.base_url must start with http:// or https://, got \"\(configuration.provider.baseURL.prefix(80))\"")
+        }
+        let key = try apiKey(configuration: configuration, environment: environmentVariables)
+        let store = try await global.openStore()
+        let client = HTTPResponsesClient(settings: configuration.provider, apiKey: key, logger: logger)
+        let environment = WorkerEnvironment(
+            store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
+        return WorkerSetup(environment: environment, client: client)
+    }
+
+    /// The key from `OPENAI_API_KEY`, or from the file `provider.api_key_file` names.
+    static func apiKey(configuration: KilnConfiguration, environment: [String: String]) throws -> APIKey {
+        if let path = configuration.provider.apiKeyFile {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw KilnError(.invalidConfiguration, "provider.api_key_file: cannot read \(path)")
+            }
+            let key = APIKey(text)
+            guard !key.isEmpty else { throw KilnError(.invalidConfiguration, "provider.api_key_file: \(path) is empty") }
+            return key
+        }
+        guard let text = environment["OPENAI_API_KEY"], !APIKey(text).isEmpty else {
+            throw KilnError(.invalidConfiguration, "no API key: set OPENAI_API_KEY or provider.api_key_file")
+        }
+        return APIKey(text)
+    }
+
+    /// Runs `services` until SIGTERM/SIGINT, or one round of passes with `--once`.
+    func run(submit: Bool, poll: Bool, once: Bool, logger: Logger) async throws {
+        do {
+            try await work(submit: submit, poll: poll, once: once, logger: logger)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func work(submit: Bool, poll: Bool, once: Bool, logger: Logger) async throws {
+        let submitter = Submitter(environment: environment)
+        let poller = Poller(environment: environment)
+        if once {
+            let cutoff = Date()
+            var submitted = SubmitPassResult()
+            var polled = PollPassResult()
+            var more = true
+            while more {
+                more = false
+                if submit {
+                    let pass = try await submitter.runOnce(now: Date(), dueBy: cutoff)
+                    submitted.add(pass)
+                    more = more || pass.claimed > 0
+                }
+                if poll {
+                    let pass = try await poller.runOnce(now: Date(), dueBy: cutoff)
+                    polled.add(pass)
+                    more = more || pass.claimed > 0
+                }
+            }
+            print([submit ? submitted.summary : nil, poll ? polled.summary : nil].compactMap { $0 }.joined(separator: "; "))
+            return
+        }
+        let pollerWakeup = Wakeup()
+        var services: [any Service] = []
+        if submit { services.append(SubmitterService(submitter: submitter, onAccepted: pollerWakeup)) }
+        if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup)) }
+        let grace = environment.configuration.worker.shutdownGraceSeconds
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int(grace * 1000))
+        logger.info("kiln worker started", metadata: ["owner": "\(environment.owner)", "submit": "\(submit)", "poll": "\(poll)"])
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.info("kiln worker stopped")
+    }
+}
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit", abstract: "Send queued runs to the provider in background mode (daemon, or --once for cron).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var worker: WorkerOptions
+
+    func run() async throws {
+        let logger = try worker.logger()
+        try await WorkerSetup.make(global: global, logger: logger).run(submit: true, poll: false, once: worker.once, logger: logger)
+    }
+}
+
+struct PollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "poll", abstract: "Resume in-flight runs and finalize them (daemon, or --once for cron).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var worker: WorkerOptions
+
+    func run() async throws {
+        let logger = try worker.logger()
+        try await WorkerSetup.make(global: global, logger: logger).run(submit: false, poll: true, once: worker.once, logger: logger)
+    }
+}
+
+struct WorkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "work", abstract: "Submit and poll in one process (daemon, or --once for cron).")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var worker: WorkerOptions
+
+    func run() async throws {
+        let logger = try worker.logger()
+        try await WorkerSetup.make(global: global, logger: logger).run(submit: true, poll: true, once: worker.once, logger: logger)
+    }
+}

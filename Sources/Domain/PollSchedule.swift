@@ -1,0 +1,67 @@
+import Foundation
+
+/// When to poll an in-flight run next: a pure function of the run's age, what the provider
+/// said, and what is known about runs like it.
+///
+/// Geometric: each poll comes `growth` times the run's age after submission, so the time
+/// between the provider finishing and Kiln noticing stays under `growth − 1` of the run's
+/// duration (10 % by default) while the number of polls grows only with the logarithm of
+/// the duration. The first poll comes near the first percentile of this feature's learned
+/// run times (before anything is learned, `initial_delay_seconds`). Intervals stay within
+/// [`min_interval_seconds`, `max_interval_seconds`]; the maximum is well under the
+/// provider's ~10-minute retention of background results. Jitter only shortens an interval,
+/// so it spreads load without adding lag. A run with a `2h`/`8h` completion window that is
+/// still `queued` is polled at the maximum interval: it may wait hours by design.
+public struct PollSchedule: Sendable {
+    public var settings: PollerSettings
+
+    public init(settings: PollerSettings) {
+        self.settings = settings
+    }
+
+    /// The first poll after the provider accepted a run at `now`.
+    public func firstPoll(at now: Date, estimate: RunTimeEstimate?, window: RunPolicy.CompletionWindow?, random: Double) -> Date {
+        var delay = settings.initialDelaySeconds
+        if let estimate { delay = estimate.earlySeconds }
+        if let window, window != .soonest { delay = max(delay, settings.maxIntervalSeconds) }
+        return now.addingTimeInterval(clamp(delay) * (1 - settings.jitter * random))
+    }
+
+    /// The poll after one that found the run still running at `now`.
+    public func nextPoll(
+        submittedAt: Date, now: Date, providerStatus: ProviderResponse.Status, window: RunPolicy.CompletionWindow?,
+        random: Double
+    ) -> Date {
+        let age = max(0, now.timeIntervalSince(submittedAt))
+        var interval = age * (settings.growth - 1)
+        if providerStatus == .queued, let window, window != .soonest { interval = settings.maxIntervalSeconds }
+        return now.addingTimeInterval(clamp(interval) * (1 - settings.jitter * random))
+    }
+
+    /// The wait after a failed retrieve: exponential in the failures in a row, capped.
+    public func afterError(now: Date, failures: Int, hint: Double?, random: Double) -> Date {
+        let backoff = min(settings.maxIntervalSeconds, settings.minIntervalSeconds * pow(2, Double(max(0, failures - 1))))
+        return now.addingTimeInterval(max(hint ?? 0, backoff * (1 - settings.jitter * random)))
+    }
+
+    private func clamp(_ seconds: Double) -> Double {
+        min(settings.maxIntervalSeconds, max(settings.minIntervalSeconds, seconds))
+    }
+}
+
+/// What is known about how long runs of one feature and model take at the provider.
+public struct RunTimeEstimate: Sendable, Hashable {
+    /// About the first percentile: polling earlier than this is almost always wasted.
+    public var earlySeconds: Double
+    public var medianSeconds: Double
+    public var samples: Int
+
+    /// Nil below `minimumSamples` durations (not enough to trust).
+    public init?(durations: [Double], minimumSamples: Int = 10) {
+        let sorted = durations.filter { $0 > 0 && $0.isFinite }.sorted()
+        guard sorted.count >= minimumSamples else { return nil }
+        earlySeconds = sorted[Int(Double(sorted.count - 1) * 0.01)]
+        medianSeconds = sorted[sorted.count / 2]
+        samples = sorted.count
+    }
+}

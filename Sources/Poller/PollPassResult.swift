@@ -1,0 +1,50 @@
+import KilnDomain
+
+enum PollOutcome: Sendable {
+    case rescheduled
+    case finalized(RunStatus)
+    case retrieveFailed
+    case released
+    case lostLease
+}
+
+/// What one poll pass did.
+public struct PollPassResult: Sendable, Hashable {
+    public var claimed = 0
+    public var rescheduled = 0
+    public var finalized: [String: Int] = [:]
+    public var retrieveErrors = 0
+    public var released = 0
+    public var lostLeases = 0
+
+    public init() {}
+
+    public var finalizedCount: Int { finalized.values.reduce(0, +) }
+
+    mutating func record(_ outcome: PollOutcome) {
+        switch outcome {
+        case .rescheduled: rescheduled += 1
+        case .finalized(let status): finalized[status.rawValue, default: 0] += 1
+        case .retrieveFailed: retrieveErrors += 1
+        case .released: released += 1
+        case .lostLease: lostLeases += 1
+        }
+    }
+
+    public var summary: String {
+        let statuses = finalized.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return "poll: claimed \(claimed), finalized \(finalizedCount)\(statuses.isEmpty ? "" : " (\(statuses))"), rescheduled \(rescheduled), retrieve errors \(retrieveErrors)"
+    }
+}
+
+extension PollPassResult {
+    /// Adds another pass's counts (for `--once`).
+    public mutating func add(_ other: PollPassResult) {
+        claimed += other.claimed
+        rescheduled += other.rescheduled
+        for (status, count) in other.finalized { finalized[status, default: 0] += count }
+        retrieveErrors += other.retrieveErrors
+        released += other.released
+        lostLeases += other.lostLeases
+    }
+}

@@ -56,7 +56,8 @@ public enum LogKey {
     public static let error = "error"
 }
 
-/// Learned run times per feature and model, refreshed from the store at most once a minute.
+/// Learned run times per feature and model, refreshed from the store at most once a minute
+/// (every 2 s until enough runs have completed).
 public final class RunTimeEstimates: Sendable {
     private let store: any RunStore
     private let cache = Mutex<[String: (estimate: RunTimeEstimate?, loadedAt: ContinuousClock.Instant)]>([:])
@@ -67,7 +68,10 @@ public final class RunTimeEstimates: Sendable {
 
     public func estimate(feature: String, model: String) async -> RunTimeEstimate? {
         let key = feature + "\u{1}" + model
-        if let cached = cache.withLock({ $0[key] }), cached.loadedAt.duration(to: .now) < .seconds(60) {
+        // Refresh once a minute; while nothing is learned yet, every few seconds.
+        if let cached = cache.withLock({ $0[key] }),
+            cached.loadedAt.duration(to: .now) < (cached.estimate == nil ? .seconds(2) : .seconds(60))
+        {
             return cached.estimate
         }
         let durations = (try? await store.recentRunDurations(feature: feature, model: model, limit: 500)) ?? []

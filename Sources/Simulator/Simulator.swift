@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import NIOCore
 
 /// A local server that speaks OpenAI's Responses API (`/v1/responses…`) with the shapes of
@@ -31,20 +32,27 @@ public final class Simulator: Sendable {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: quiet)
     }
 
-    /// Starts the simulator on a free loopback port for the duration of `body`.
+    /// Starts the simulator on a free loopback port for the duration of `body`, then shuts
+    /// it down gracefully.
     public func withRunning<T: Sendable>(_ body: @Sendable (_ baseURL: String) async throws -> T) async throws -> T {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = application(port: 0) { port in continuation.yield(port) }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
                 return nil
             }
             var ports = stream.makeAsyncIterator()
             guard let port = await ports.next() else { throw CancellationError() }
-            let result = try await body("http://127.0.0.1:\(port)/v1")
-            group.cancelAll()
-            return result
+            do {
+                let result = try await body("http://127.0.0.1:\(port)/v1")
+                await group.triggerGracefulShutdown()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
         }
     }
 
@@ -74,6 +82,13 @@ public final class Simulator: Sendable {
     public func responses(ofRun runID: String) -> [[String: Any]] {
         let now = Date().timeIntervalSince1970
         return state.responses(ofRun: runID).map { $0.json(at: now) }
+    }
+
+    /// When a response reached its terminal state (real time), if it has: the precise
+    /// "provider finished" mark for measuring how soon Kiln noticed.
+    public func finishTime(ofResponse id: String) -> Date? {
+        guard case .found(let response) = state.lookup(id, now: Self.now()) else { return nil }
+        return response.finishedAt(Self.now()).map { Date(timeIntervalSince1970: $0) }
     }
 
     // MARK: - Routes

@@ -1,0 +1,142 @@
+import Foundation
+import KilnDomain
+import KilnPoller
+import KilnProvider
+import KilnSubmitter
+import Logging
+import ServiceLifecycle
+
+/// Which runs of the demo do what.
+struct DemoPlan {
+    enum Role { case plain, fails, incomplete, timesOut, cancelledQueued, cancelledInFlight }
+    let runs: Int
+    let directives: Bool
+
+    func role(_ index: Int) -> Role {
+        guard directives else { return .plain }
+        switch (index % 17, index % 25) {
+        case (3, _): return .fails
+        case (5, _): return .incomplete
+        case (_, 7): return .timesOut
+        case (_, 11): return .cancelledInFlight
+        case (_, 13): return .cancelledQueued
+        default: return .plain
+        }
+    }
+
+    func input(_ index: Int) -> JSONValue {
+        var text = SampleDocuments.document(index)
+        switch role(index) {
+        case .fails: text += " [sim:fail]"
+        case .incomplete: text += " [sim:incomplete]"
+        case .timesOut: text += " [sim:stuck]"
+        case .cancelledInFlight: text += " [sim:generation=100000]"
+        case .plain, .cancelledQueued: break
+        }
+        let lengths = ["short", "medium", "long"]
+        return ["text": .string(text), "length": .string(lengths[index % 3])]
+    }
+
+    func policy(_ index: Int) -> JSONValue {
+        role(index) == .timesOut ? ["deadline_seconds": 6] : [:]
+    }
+}
+
+/// Enqueues the plan, runs a submitter and a poller until every run is final, and measures.
+struct DemoRunner {
+    let store: any RunStore
+    let configuration: KilnConfiguration
+    let apiKey: APIKey
+    let logger: Logger
+    let plan: DemoPlan
+    let timeout: Double
+    let finishTime: @Sendable (ResponseID) -> Date?
+
+    func run() async throws -> DemoReport {
+        let service = RunService(store: store, policyDefaults: configuration.policy, limits: configuration.limits, actor: "demo")
+        let tenant = TenantID("demo")
+        var toCancelInFlight: [RunID] = []
+        for index in 0..<plan.runs {
+            let run = try await service.enqueue(
+                RunService.Request(
+                    feature: "document_summary", tenant: tenant, subject: Subject(type: "document", id: "\(index + 1)"),
+                    input: plan.input(index), policy: plan.policy(index), idempotencyKey: "demo-\(index)")
+            ).run
+            switch plan.role(index) {
+            case .cancelledQueued: _ = try await service.cancel(run.id, tenant: tenant)
+            case .cancelledInFlight: toCancelInFlight.append(run.id)
+            default: break
+            }
+        }
+        let client = HTTPResponsesClient(settings: configuration.provider, apiKey: apiKey, logger: logger)
+        let environment = WorkerEnvironment(
+            store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
+        let wakeup = Wakeup()
+        let group = ServiceGroup(
+            services: [
+                SubmitterService(submitter: Submitter(environment: environment), onAccepted: wakeup),
+                PollerService(poller: Poller(environment: environment), wakeup: wakeup),
+            ], logger: logger)
+        let started = Date()
+        let progress = ProgressLine()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var pending = Set(toCancelInFlight)
+                while true {
+                    let summary = try await store.summary()
+                    let done = summary.counts.filter { RunStatus(rawValue: $0.key)?.isTerminal == true }.values.reduce(0, +)
+                    progress.show(String(
+                        format: "%5.1f s  queued %d · in flight %d · done %d/%d", Date().timeIntervalSince(started),
+                        summary.counts["queued"] ?? 0, summary.inFlight, done, plan.runs))
+                    if done >= plan.runs { break }
+                    if Date().timeIntervalSince(started) > timeout {
+                        throw KilnError(.conflict, "the demo did not finish within \(Int(timeout)) s (\(done)/\(plan.runs) runs final)")
+                    }
+                    for id in pending {
+                        if let run = try await store.run(id, tenant: tenant), run.status == .inProgress {
+                            _ = try await service.cancel(id, tenant: tenant)
+                            pending.remove(id)
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                progress.finish()
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+        let runs = try await store.runs(matching: RunQuery(tenant: tenant, limit: plan.runs))
+        return DemoReport(runs: runs, elapsed: Date().timeIntervalSince(started), finishTime: finishTime)
+    }
+}
+
+/// A progress line: rewritten in place on a terminal, plain lines once a second otherwise.
+final class ProgressLine: @unchecked Sendable {
+    private let isTerminal = isatty(1) == 1
+    private var lastPlain = Date.distantPast
+
+    func show(_ text: String) {
+        if isTerminal {
+            FileHandle.standardOutput.write(Data(("\r" + text + "   ").utf8))
+        } else if Date().timeIntervalSince(lastPlain) >= 1 {
+            lastPlain = Date()
+            FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        }
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    }
+}
+
+/// Unbuffered standard output, so lines keep their order with the progress line.
+enum Console {
+    static func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+}

@@ -130,7 +130,10 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnWorkerTests",
-            dependencies: ["KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller"],
+            dependencies: [
+                "KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             path: "Tests/WorkerTests",
             swiftSettings: strict
         ),

@@ -52,6 +52,29 @@ struct KilnProcess {
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// Starts `kiln ARGS --database <scratch db>` in the background, output to a log file.
+    func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments + ["--database", databasePath]
+        process.currentDirectoryURL = directory
+        var env = ["PATH": "/usr/bin:/bin", "HOME": directory.path]
+        env.merge(environment) { $1 }
+        process.environment = env
+        let url = directory.appendingPathComponent(log)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: url)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    func read(_ name: String) -> String {
+        (try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? ""
+    }
+
     func write(_ name: String, _ text: String) throws -> String {
         let url = directory.appendingPathComponent(name)
         try text.write(to: url, atomically: true, encoding: .utf8)

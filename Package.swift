@@ -139,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnCLITests",
-            dependencies: ["KilnDomain", "KilnSQLite", "KilnSimulator"],
+            dependencies: ["KilnCLI", "KilnDomain", "KilnSQLite", "KilnSimulator"],
             path: "Tests/CLITests",
             swiftSettings: strict
         ),

@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "kiln", targets: ["KilnCLI"]),
         .library(name: "KilnDomain", targets: ["KilnDomain"]),
         .library(name: "KilnSQLite", targets: ["KilnSQLite"]),
+        .library(name: "KilnPostgres", targets: ["KilnPostgres"]),
         .library(name: "KilnProvider", targets: ["KilnProvider"]),
         .library(name: "KilnSubmitter", targets: ["KilnSubmitter"]),
         .library(name: "KilnPoller", targets: ["KilnPoller"]),
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -47,6 +49,17 @@ let package = Package(
             name: "KilnSQLite",
             dependencies: ["KilnDomain", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Sources/SQLite",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnPostgres",
+            dependencies: [
+                "KilnDomain",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Postgres",
             swiftSettings: strict
         ),
         .target(
@@ -96,13 +109,19 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
+                "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CLI",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnTestSupport",
+            dependencies: ["KilnDomain", "KilnPostgres"],
+            path: "Tests/Support",
             swiftSettings: strict
         ),
         .testTarget(
@@ -113,14 +132,17 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnStoreTests",
-            dependencies: ["KilnDomain", "KilnSQLite", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             path: "Tests/StoreTests",
             swiftSettings: strict
         ),
         .testTarget(
             name: "KilnProviderTests",
             dependencies: [
-                "KilnDomain", "KilnProvider", "KilnSimulator",
+                "KilnDomain", "KilnProvider", "KilnSimulator", "KilnTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -139,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KilnCLITests",
-            dependencies: ["KilnCLI", "KilnDomain", "KilnSQLite", "KilnSimulator"],
+            dependencies: ["KilnCLI", "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnSimulator", "KilnTestSupport"],
             path: "Tests/CLITests",
             swiftSettings: strict
         ),

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import KilnDomain
+import KilnPostgres
 import KilnSQLite
 
 /// Options every command shares: where the database and the configuration are.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "SQLite file path (default: $KILN_DATABASE_URL, else ./kiln.sqlite).")
+    @Option(help: "SQLite file path or postgres:// URL (default: $KILN_DATABASE_URL, else ./kiln.sqlite).")
     var database: String?
 
     @Option(help: "JSON configuration file (default: $KILN_CONFIG; keys in config/kiln.json).")
@@ -39,11 +40,11 @@ enum StoreLocation {
             throw KilnError(.invalidArgument, "--database is empty; give a SQLite file path")
         }
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            throw KilnError(.invalidArgument, "--database: PostgreSQL is not available in this build; give a SQLite file path")
+            return try PostgresRunStore(url: location)
         }
         if location.contains("://") {
             let scheme = location.prefix(while: { $0 != ":" })
-            throw KilnError(.invalidArgument, "--database: unsupported scheme \"\(scheme.prefix(20))\"; give a SQLite file path")
+            throw KilnError(.invalidArgument, "--database: unsupported scheme \"\(scheme.prefix(20))\"; give a SQLite file path or a postgres:// URL")
         }
         let path = location.hasPrefix("sqlite:") ? String(location.dropFirst("sqlite:".count)) : location
         var isDirectory: ObjCBool = false

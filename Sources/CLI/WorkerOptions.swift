@@ -103,13 +103,25 @@ struct WorkerSetup {
         }
         let pollerWakeup = Wakeup()
         var services: [any Service] = []
-        if submit { services.append(SubmitterService(submitter: submitter, onAccepted: pollerWakeup)) }
+        let submitService = submit ? SubmitterService(submitter: submitter, onAccepted: pollerWakeup) : nil
+        if let submitService { services.append(submitService) }
         if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup)) }
         let grace = environment.configuration.worker.shutdownGraceSeconds
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int(grace * 1000))
         logger.info("kiln worker started", metadata: ["owner": "\(environment.owner)", "submit": "\(submit)", "poll": "\(poll)"])
+        // PostgreSQL LISTEN/NOTIFY wakes both at once; the table is still polled as the fallback.
+        let submitterWakeup = submitService?.wakeup
+        let forwarding = environment.store.changes().map { changes in
+            Task {
+                for await _ in changes {
+                    submitterWakeup?.signal()
+                    pollerWakeup.signal()
+                }
+            }
+        }
+        defer { forwarding?.cancel() }
         try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("kiln worker stopped")
     }

@@ -43,11 +43,18 @@ public protocol RunStore: Sendable {
     /// most recent completed runs of `feature`, newest first, at most `limit`.
     func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double]
 
+    /// Wake-ups when runs arrive or cancels are asked for (PostgreSQL `LISTEN/NOTIFY`);
+    /// nil where the store has none (SQLite). Workers also poll, so this only saves latency.
+    func changes() -> AsyncStream<Void>?
+
     /// The earliest time anything becomes due (queued runs, polls, expiring leases), if any.
     func nextDueDate() async throws -> Date?
 }
 
 extension RunStore {
+    /// No wake-ups by default.
+    public func changes() -> AsyncStream<Void>? { nil }
+
     /// Writes one guarded update; false when another process moved the run first.
     public func save(_ update: RunUpdate) async throws -> Bool {
         try await save([update]).first ?? false

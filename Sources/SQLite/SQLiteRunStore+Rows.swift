@@ -12,59 +12,44 @@ extension SQLiteRunStore {
             }
             return date
         }
-        func json<T: Decodable>(_ type: T.Type, _ column: String) throws -> T? {
-            guard let text: String = row[column] else { return nil }
-            do {
-                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
-            } catch {
-                throw KilnError(.database, "run \(row["id"] as String? ?? "?") has an unreadable \(column) JSON")
-            }
-        }
-        let created = try time("created_at") ?? Date(timeIntervalSince1970: 0)
-        var run = Run(
-            id: RunID(row["id"]), tenantID: TenantID(row["tenant_id"]), userID: row["user_id"],
-            feature: row["feature"], idempotencyKey: row["idempotency_key"],
-            input: try json(JSONValue.self, "input") ?? .null,
-            policy: try json(JSONValue.self, "policy") ?? .object([:]), createdAt: created)
-        if let type: String = row["subject_type"], let id: String = row["subject_id"] {
-            run.subject = Subject(type: type, id: id)
-        }
-        let statusText: String = row["status"]
-        guard let status = RunStatus(rawValue: statusText) else {
-            throw KilnError(.database, "run \(run.id) has an unknown status \"\(statusText.prefix(40))\"")
-        }
-        run.status = status
-        run.attempt = row["attempt"]
-        run.responseID = (row["response_id"] as String?).map(ResponseID.init)
-        run.providerStatus = row["provider_status"]
-        run.output = try json(RunOutput.self, "output")
-        run.error = try json(RunFailure.self, "error")
-        run.usage = try json(RunUsage.self, "usage")
-        run.costMicros = row["cost_micros"]
-        run.pollCount = row["poll_count"]
-        run.nextPollAt = try time("next_poll_at")
-        run.availableAt = try time("available_at") ?? created
-        run.leaseOwner = row["lease_owner"]
-        run.leaseExpiresAt = try time("lease_expires_at")
-        run.cancelRequestedAt = try time("cancel_requested_at")
-        run.reviewState = row["review_state"]
-        run.promptVersion = row["prompt_version"]
-        run.sendStartedAt = try time("send_started_at")
-        run.submittedAt = try time("submitted_at")
-        run.providerCompletedAt = try time("provider_completed_at")
-        run.finalizedAt = try time("finalized_at")
-        run.updatedAt = try time("updated_at") ?? created
-        return run
+        var c = StoredRunColumns()
+        c.id = row["id"]
+        c.tenantID = row["tenant_id"]
+        c.userID = row["user_id"]
+        c.feature = row["feature"]
+        c.subjectType = row["subject_type"]
+        c.subjectID = row["subject_id"]
+        c.idempotencyKey = row["idempotency_key"]
+        c.input = row["input"]
+        c.policy = row["policy"]
+        c.status = row["status"]
+        c.attempt = row["attempt"]
+        c.responseID = row["response_id"]
+        c.providerStatus = row["provider_status"]
+        c.output = row["output"]
+        c.error = row["error"]
+        c.usage = row["usage"]
+        c.costMicros = row["cost_micros"]
+        c.pollCount = row["poll_count"]
+        c.nextPollAt = try time("next_poll_at")
+        c.availableAt = try time("available_at")
+        c.leaseOwner = row["lease_owner"]
+        c.leaseExpiresAt = try time("lease_expires_at")
+        c.cancelRequestedAt = try time("cancel_requested_at")
+        c.reviewState = row["review_state"]
+        c.promptVersion = row["prompt_version"]
+        c.sendStartedAt = try time("send_started_at")
+        c.createdAt = try time("created_at")
+        c.submittedAt = try time("submitted_at")
+        c.providerCompletedAt = try time("provider_completed_at")
+        c.finalizedAt = try time("finalized_at")
+        c.updatedAt = try time("updated_at")
+        return try c.run()
     }
 
     static func text(_ date: Date?) -> String? { date.map(Timestamp.format) }
 
-    static func jsonText<T: Encodable>(_ value: T?) -> String? {
-        guard let value else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
-    }
+    static func jsonText<T: Encodable>(_ value: T?) -> String? { JSONText.encode(value) }
 
     static func insertEvent(_ event: RunEvent, _ db: Database) throws {
         try db.execute(

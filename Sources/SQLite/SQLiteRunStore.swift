@@ -98,44 +98,22 @@ public final class SQLiteRunStore: RunStore {
     }
 
     public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
-        let nowText = Self.text(now)
         let selection: String
-        let transition: RunTransition?
         switch kind {
-        case .submission:
-            selection = "status = 'queued' AND available_at <= ? ORDER BY available_at, id"
-            transition = .claimForSubmission(owner: owner, leaseUntil: leaseUntil)
-        case .abandonedSubmission:
-            selection = "status = 'submitting' AND lease_expires_at <= ? ORDER BY lease_expires_at, id"
-            transition = nil
-        case .poll:
-            // A leased run's next_poll_at is its lease expiry, so an abandoned poll is due again.
-            selection = "status = 'in_progress' AND next_poll_at <= ? ORDER BY next_poll_at, id"
-            transition = .claimForPoll(owner: owner, leaseUntil: leaseUntil)
+        case .submission: selection = "status = 'queued' AND available_at <= ? ORDER BY available_at, id"
+        case .abandonedSubmission: selection = "status = 'submitting' AND lease_expires_at <= ? ORDER BY lease_expires_at, id"
+        case .poll: selection = "status = 'in_progress' AND next_poll_at <= ? ORDER BY next_poll_at, id"
         }
+        let nowText = Self.text(now)
         return try await perform("claim runs") { [pool] in
             try await pool.write { db -> [Run] in
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
                 var claimed: [Run] = []
                 for row in rows {
-                    let current = try Self.decodeRun(row)
-                    var next = current
-                    if let transition {
-                        guard let update = RunUpdate.make(transition, on: current, at: now, actor: owner) else { continue }
-                        next = update.run
-                        if kind == .poll { next.nextPollAt = leaseUntil }
-                        guard try Self.write(RunUpdate(run: next, expectedStatus: current.status,
-                            expectedLeaseOwner: current.leaseOwner, event: update.event), db) else { continue }
-                    } else {
-                        // Abandoned submission: take over the lease; the submitter decides the rest.
-                        next.leaseOwner = owner
-                        next.leaseExpiresAt = leaseUntil
-                        next.updatedAt = now
-                        guard try Self.write(RunUpdate(run: next, expectedStatus: current.status,
-                            expectedLeaseOwner: current.leaseOwner, event: nil), db) else { continue }
-                    }
-                    claimed.append(next)
+                    guard let update = kind.update(claiming: try Self.decodeRun(row), owner: owner, leaseUntil: leaseUntil, now: now),
+                        try Self.write(update, db)
+                    else { continue }
+                    claimed.append(update.run)
                 }
                 return claimed
             }

@@ -36,16 +36,18 @@ struct BadInputTests {
         Case(name: "unreadable database path", arguments: ["status", "--database", "/nonexistent/dir/kiln.sqlite"], message: "could not open the SQLite database at /nonexistent/dir/kiln.sqlite"),
         Case(name: "database path is a directory", arguments: ["status", "--database", "/tmp"], message: "is a directory"),
         Case(name: "unsupported database URL", arguments: ["status", "--database", "mysql://db/kiln"], message: "unsupported scheme \"mysql\""),
+        Case(name: "PostgreSQL URL without a database", arguments: ["status", "--database", "postgres://kiln@127.0.0.1:5432"], message: "names no database"),
+        Case(name: "PostgreSQL server unreachable", arguments: ["status", "--database", "postgres://kiln:s3cret-pw@127.0.0.1:9/kiln?sslmode=disable"], message: "cannot connect to PostgreSQL at 127.0.0.1:9/kiln"),
         Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
         Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
     ]
 
     @Test(arguments: cases)
-    func refused(_ bad: Case) throws {
+    func refused(_ bad: Case) async throws {
         let kiln = try KilnProcess()
         for (name, text) in bad.files { _ = try kiln.write(name, text) }
         let usesOwnDatabase = bad.arguments.contains("--database")
-        let result = try kiln.run(bad.arguments, environment: bad.environment, database: !usesOwnDatabase)
+        let result = try await kiln.run(bad.arguments, environment: bad.environment, database: !usesOwnDatabase)
         #expect(result.status != 0)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1, "one line: \(result.stderr)")
@@ -53,7 +55,7 @@ struct BadInputTests {
         #expect(!result.stderr.contains("Fatal error"))
         // Nothing was written: no run exists in the scratch database.
         if !usesOwnDatabase, FileManager.default.fileExists(atPath: kiln.databasePath) {
-            let listed = try kiln.run(["list", "--json"])
+            let listed = try await kiln.run(["list", "--json"])
             #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
         }
     }

@@ -1,8 +1,22 @@
 import Foundation
 import KilnDomain
 import KilnSQLite
+@testable import KilnCLI
 import KilnSimulator
+import KilnTestSupport
 import Testing
+
+/// Where a test's runs live: a SQLite file, or a fresh database on the test PostgreSQL server.
+enum Backend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+
+    func location(for kiln: KilnProcess) async throws -> String {
+        switch self {
+        case .sqlite: kiln.databasePath
+        case .postgres: try await TestPostgres.freshDatabase()
+        }
+    }
+}
 
 /// Real `kiln work` processes, killed and stopped, against the simulator in this process.
 @Suite("kiln work: crashes and shutdowns lose nothing", .serialized)
@@ -36,8 +50,8 @@ struct CrashRecoveryTests {
         ]
     }
 
-    static func enqueue(_ count: Int, into path: String) async throws -> (SQLiteRunStore, [RunID]) {
-        let store = try SQLiteRunStore(path: path)
+    static func enqueue(_ count: Int, into location: String) async throws -> (any RunStore, [RunID]) {
+        let store = try StoreLocation.open(location)
         try await store.migrate()
         let service = RunService(store: store)
         var ids: [RunID] = []
@@ -47,7 +61,7 @@ struct CrashRecoveryTests {
         return (store, ids)
     }
 
-    static func waitUntilDone(_ store: SQLiteRunStore, timeout: Double) async throws -> Bool {
+    static func waitUntilDone(_ store: any RunStore, timeout: Double) async throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let summary = try await store.summary()
@@ -57,24 +71,26 @@ struct CrashRecoveryTests {
         return false
     }
 
-    @Test func sigkillAtRandomMomentsThenRestartFinishesEveryRunOnce() async throws {
-        let kiln = try KilnProcess()
+    @Test(arguments: Backend.allCases)
+    func sigkillAtRandomMomentsThenRestartFinishesEveryRunOnce(backend: Backend) async throws {
+        var kiln = try KilnProcess()
+        kiln.database = try await backend.location(for: kiln)
         let simulator = Self.simulator(slowShare: 0.3)
-        try await simulator.withRunning { base in
-            let (store, ids) = try await Self.enqueue(40, into: kiln.databasePath)
+        try await simulator.withRunning { [kiln] base in
+            let (store, ids) = try await Self.enqueue(40, into: kiln.database!)
             let environment = Self.environment(base: base)
             var generator = SystemRandomNumberGenerator()
             for round in 0..<6 {
                 let worker = try kiln.start(["work"], environment: environment, log: "work.log")
                 try await Task.sleep(for: .milliseconds(Int.random(in: 150...1200, using: &generator)))
                 kill(worker.processIdentifier, SIGKILL)
-                worker.waitUntilExit()
+                await worker.exited()
                 #expect(worker.terminationReason == .uncaughtSignal, "round \(round)")
             }
             let final = try kiln.start(["work"], environment: environment, log: "work.log")
             let finished = try await Self.waitUntilDone(store, timeout: 60)
             kill(final.processIdentifier, SIGTERM)
-            final.waitUntilExit()
+            await final.exited()
             #expect(finished, "every run reached a final state; log:\n\(kiln.read("work.log").suffix(2000))")
             #expect(final.terminationStatus == 0)
 
@@ -108,7 +124,7 @@ struct CrashRecoveryTests {
             #expect(busy.inFlight > 0, "the worker was busy when stopped")
             let stopping = Date()
             kill(worker.processIdentifier, SIGTERM)
-            worker.waitUntilExit()
+            await worker.exited()
             let took = Date().timeIntervalSince(stopping)
             #expect(worker.terminationStatus == 0, "\(kiln.read("first.log").suffix(1500))")
             #expect(took < 5.5, "stopped within the 5 s grace period (took \(took) s)")
@@ -119,7 +135,7 @@ struct CrashRecoveryTests {
             let restarted = try kiln.start(["work"], environment: environment, log: "second.log")
             let finished = try await Self.waitUntilDone(store, timeout: 60)
             kill(restarted.processIdentifier, SIGTERM)
-            restarted.waitUntilExit()
+            await restarted.exited()
             #expect(finished)
             for id in ids { #expect(try await store.run(id, tenant: nil)?.status == .completed) }
         }
@@ -132,15 +148,17 @@ struct CrashRecoveryTests {
             let (store, ids) = try await Self.enqueue(20, into: kiln.databasePath)
             let environment = Self.environment(base: base)
             var summaries: [String] = []
+            var firstErrors = ""
             for _ in 0..<200 {
-                let result = try kiln.run(["work", "--once"], environment: environment)
+                let result = try await kiln.run(["work", "--once"], environment: environment)
+                if summaries.isEmpty { firstErrors = String(result.stderr.prefix(600)) }
                 #expect(result.status == 0, "\(result.stderr)")
                 summaries.append(result.stdout)
                 let summary = try await store.summary()
                 if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(summaries.first?.hasPrefix("submit: claimed 20, accepted 20") == true, "\(summaries.first ?? "")")
+            #expect(summaries.first?.hasPrefix("submit: claimed 20, accepted 20") == true, "\(summaries.first ?? "") \(firstErrors)")
             #expect(summaries.allSatisfy { $0.split(separator: "\n").count == 1 }, "one line each")
             for id in ids { #expect(try await store.run(id, tenant: nil)?.status == .completed) }
         }

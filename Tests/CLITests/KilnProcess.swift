@@ -1,7 +1,8 @@
 import Foundation
+import KilnTestSupport
 
 /// Runs the built `kiln` executable as a user would, and captures what it printed.
-struct KilnProcess {
+struct KilnProcess: Sendable {
     struct Result {
         let status: Int32
         let stdout: String
@@ -30,11 +31,18 @@ struct KilnProcess {
 
     var databasePath: String { directory.appendingPathComponent("kiln.sqlite").path }
 
+    /// What `--database` gets: the scratch SQLite file unless a test points it elsewhere.
+    var database: String?
+
     /// `kiln ARGS --database <scratch db>` with `environment` added to a clean environment.
-    func run(_ arguments: [String], environment: [String: String] = [:], database: Bool = true) throws -> Result {
+    func run(_ arguments: [String], environment: [String: String] = [:], database: Bool = true) async throws -> Result {
+        try await offThePool { try self.runBlocking(arguments, environment: environment, database: database) }
+    }
+
+    private func runBlocking(_ arguments: [String], environment: [String: String], database: Bool) throws -> Result {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = arguments + (database ? ["--database", databasePath] : [])
+        process.arguments = arguments + (database ? ["--database", self.database ?? databasePath] : [])
         process.currentDirectoryURL = directory
         var env = ["PATH": "/usr/bin:/bin", "HOME": directory.path]
         env.merge(environment) { $1 }
@@ -56,7 +64,7 @@ struct KilnProcess {
     func start(_ arguments: [String], environment: [String: String] = [:], log: String) throws -> Process {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = arguments + ["--database", databasePath]
+        process.arguments = arguments + ["--database", database ?? databasePath]
         process.currentDirectoryURL = directory
         var env = ["PATH": "/usr/bin:/bin", "HOME": directory.path]
         env.merge(environment) { $1 }

@@ -2,6 +2,7 @@ import Foundation
 import KilnDomain
 import KilnProvider
 import KilnSimulator
+import KilnTestSupport
 import Testing
 
 /// Every kind of simulator answer, and every create body the client sends, validated
@@ -83,7 +84,7 @@ struct SpecFidelityTests {
             let plain = try #require(bodies.first.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: Any] })
             #expect(plain["background_options"] == nil, "no window unless the policy asks for one")
         }
-        let (status, output) = try runProcess(python, [
+        let (status, output) = try await runCommand(python, [
             repositoryRoot.appendingPathComponent("scripts/spec_check.py").path,
             repositoryRoot.appendingPathComponent("reference/openai-openapi-responses.yml").path, directory.path,
         ])
@@ -96,7 +97,7 @@ struct SpecFidelityTests {
         let simulator = quickSimulator()
         try await simulator.withRunning { base in
             let script = repositoryRoot.appendingPathComponent("scripts/sdk_roundtrip.py").path
-            let (status, output) = try runProcess(python, [script, base])
+            let (status, output) = try await runCommand(python, [script, base])
             #expect(status == 0, "\(output)")
             #expect(output.contains("cancel twice: ok"), "\(output)")
         }

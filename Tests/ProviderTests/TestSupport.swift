@@ -3,6 +3,7 @@ import Foundation
 import KilnDomain
 import KilnProvider
 import KilnSimulator
+import KilnTestSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -59,20 +60,6 @@ func rawRequest(_ method: HTTPMethod, _ url: String, body: String? = nil, header
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
     let buffer = try await response.body.collect(upTo: 1 << 24)
     return (Int(response.status.code), Data(buffer.readableBytesView))
-}
-
-/// Runs a command to its end; returns its status and combined output.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
 /// The Python with jsonschema, PyYAML and openai that `scripts/test` prepares.

@@ -1,12 +1,16 @@
 import Foundation
 import GRDB
 import KilnDomain
+import KilnPostgres
 import KilnSQLite
+import KilnTestSupport
+import PostgresNIO
 import Testing
 
 /// A store backend the conformance suite runs against. Every case is a real database.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
+    case postgres
 
     var testDescription: String { rawValue }
 
@@ -26,6 +30,15 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
                 let queue = try DatabaseQueue(path: path)
                 try await queue.write { db in try db.execute(sql: sql) }
             }
+        case .postgres:
+            let url = try await TestPostgres.freshDatabase()
+            let first = try PostgresRunStore(url: url)
+            try await first.migrate()
+            let second = try PostgresRunStore(url: url)
+            try await second.migrate()
+            return StoreFixture(store: first, other: second) { sql in
+                try await TestPostgres.execute(sql, url: url)
+            }
         }
     }
 }
@@ -36,3 +49,4 @@ struct StoreFixture: Sendable {
     /// Runs SQL as an application in another language would, outside Kiln.
     let executeSQL: @Sendable (String) async throws -> Void
 }
+

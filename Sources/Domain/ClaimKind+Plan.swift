@@ -1,0 +1,29 @@
+import Foundation
+
+extension ClaimKind {
+    /// What claiming `current` does to it: the guarded update every store writes for each
+    /// candidate it selected, so the decision lives in one place and not in SQL.
+    ///
+    /// - submission: queued → submitting under the lease (with a `claimed` event).
+    /// - abandonedSubmission: the lease changes hands; the submitter decides the rest.
+    /// - poll: leased for a poll; `next_poll_at` moves to the lease expiry, so a poll that
+    ///   dies with its process is simply due again when the lease runs out.
+    public func update(claiming current: Run, owner: String, leaseUntil: Date, now: Date) -> RunUpdate? {
+        switch self {
+        case .submission:
+            return RunUpdate.make(.claimForSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
+        case .poll:
+            guard var update = RunUpdate.make(.claimForPoll(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
+            else { return nil }
+            update.run.nextPollAt = leaseUntil
+            return update
+        case .abandonedSubmission:
+            guard current.status == .submitting else { return nil }
+            var next = current
+            next.leaseOwner = owner
+            next.leaseExpiresAt = leaseUntil
+            next.updatedAt = now
+            return RunUpdate(run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, event: nil)
+        }
+    }
+}

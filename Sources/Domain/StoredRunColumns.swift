@@ -1,0 +1,91 @@
+import Foundation
+
+/// A row of `ai_runs` as a store reads it, before it is a ``Run``: every store fills this
+/// from its own column types, and the checks (a known status, readable JSON) live here once.
+public struct StoredRunColumns: Sendable {
+    public var id = ""
+    public var tenantID = ""
+    public var userID: String?
+    public var feature = ""
+    public var subjectType: String?
+    public var subjectID: String?
+    public var idempotencyKey: String?
+    public var input = "{}"
+    public var policy = "{}"
+    public var status = "queued"
+    public var attempt = 0
+    public var responseID: String?
+    public var providerStatus: String?
+    public var output: String?
+    public var error: String?
+    public var usage: String?
+    public var costMicros: Int64?
+    public var pollCount = 0
+    public var nextPollAt: Date?
+    public var availableAt: Date?
+    public var leaseOwner: String?
+    public var leaseExpiresAt: Date?
+    public var cancelRequestedAt: Date?
+    public var reviewState: String?
+    public var promptVersion: String?
+    public var sendStartedAt: Date?
+    public var createdAt: Date?
+    public var submittedAt: Date?
+    public var providerCompletedAt: Date?
+    public var finalizedAt: Date?
+    public var updatedAt: Date?
+
+    public init() {}
+
+    public func run() throws(KilnError) -> Run {
+        func json<T: Decodable>(_ type: T.Type, _ text: String?, _ column: String) throws(KilnError) -> T? {
+            guard let text else { return nil }
+            do {
+                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            } catch {
+                throw KilnError(.database, "run \(id.prefix(64)) has an unreadable \(column) JSON")
+            }
+        }
+        guard let runStatus = RunStatus(rawValue: status) else {
+            throw KilnError(.database, "run \(id.prefix(64)) has an unknown status \"\(status.prefix(40))\"")
+        }
+        let created = createdAt ?? Date(timeIntervalSince1970: 0)
+        var run = Run(
+            id: RunID(id), tenantID: TenantID(tenantID), userID: userID, feature: feature,
+            idempotencyKey: idempotencyKey, input: try json(JSONValue.self, input, "input") ?? .null,
+            policy: try json(JSONValue.self, policy, "policy") ?? .object([:]), createdAt: created)
+        if let subjectType, let subjectID { run.subject = Subject(type: subjectType, id: subjectID) }
+        run.status = runStatus
+        run.attempt = attempt
+        run.responseID = responseID.map(ResponseID.init)
+        run.providerStatus = providerStatus
+        run.output = try json(RunOutput.self, output, "output")
+        run.error = try json(RunFailure.self, error, "error")
+        run.usage = try json(RunUsage.self, usage, "usage")
+        run.costMicros = costMicros
+        run.pollCount = pollCount
+        run.nextPollAt = nextPollAt
+        run.availableAt = availableAt ?? created
+        run.leaseOwner = leaseOwner
+        run.leaseExpiresAt = leaseExpiresAt
+        run.cancelRequestedAt = cancelRequestedAt
+        run.reviewState = reviewState
+        run.promptVersion = promptVersion
+        run.sendStartedAt = sendStartedAt
+        run.submittedAt = submittedAt
+        run.providerCompletedAt = providerCompletedAt
+        run.finalizedAt = finalizedAt
+        run.updatedAt = updatedAt ?? created
+        return run
+    }
+}
+
+/// JSON text for the JSON columns: compact, sorted keys.
+public enum JSONText {
+    public static func encode<T: Encodable>(_ value: T?) -> String? {
+        guard let value else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
+}

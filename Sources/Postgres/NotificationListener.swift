@@ -1,0 +1,54 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// `LISTEN kiln_runs` on one connection, turned into wake-ups. A lost connection is
+/// re-established after a pause; executors never depend on a notification arriving (they
+/// also poll the table), so a gap costs latency, not correctness.
+final class NotificationListener: Sendable {
+    private let client: PostgresClient
+    private let logger: Logger
+    private let state = Mutex<(task: Task<Void, Never>?, continuations: [AsyncStream<Void>.Continuation])>((nil, []))
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    func stream() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        state.withLock { state in
+            state.continuations.append(continuation)
+            if state.task == nil { state.task = Task { [self] in await self.listen() } }
+        }
+        return stream
+    }
+
+    func stop() {
+        state.withLock { state in
+            state.task?.cancel()
+            state.continuations.forEach { $0.finish() }
+            state.continuations = []
+        }
+    }
+
+    private func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: "kiln_runs") { notifications in
+                        for try await _ in notifications {
+                            let continuations = state.withLock { $0.continuations }
+                            continuations.forEach { $0.yield() }
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("LISTEN connection lost; reconnecting", metadata: ["error": "\(String(describing: error).prefix(120))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}

@@ -1,0 +1,294 @@
+import Foundation
+import KilnDomain
+import Logging
+import NIOPosix
+import PostgresNIO
+
+/// The shared store: `ai_runs` on PostgreSQL, for many executors on many machines.
+///
+/// Claims select due rows `FOR UPDATE SKIP LOCKED`, so executors never wait on each other
+/// and never get the same run; every guarded transition is written with its event row in
+/// one transaction. The connection pool reconnects by itself after a server restart or a
+/// dropped connection; a pass that fails meanwhile is retried by the worker loop, and any
+/// lease it held simply expires.
+public final class PostgresRunStore: RunStore {
+    let client: PostgresClient
+    let logger: Logger
+    private let location: PostgresURL
+    private let runTask: Task<Void, Never>
+    private let notifications: NotificationListener
+
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
+    public init(url: String, maxConnections: Int = 10, logger: Logger = Logger(label: "kiln.postgres")) throws {
+        let location = try PostgresURL(url)
+        self.location = location
+        var configuration = location.clientConfiguration
+        configuration.options.maximumConnections = maxConnections
+        configuration.options.connectTimeout = .seconds(5)
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)  // pool chatter is not an operator's business
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        self.client = client
+        self.logger = logger
+        runTask = Task { await client.run() }
+        notifications = NotificationListener(client: client, logger: logger)
+    }
+
+    deinit {
+        runTask.cancel()
+        notifications.stop()
+    }
+
+    /// Closes the pool.
+    public func shutdown() {
+        notifications.stop()
+        runTask.cancel()
+    }
+
+    public func migrate() async throws {
+        try await checkConnection()
+        try await perform("migrate") { try await PostgresSchema.migrate(client, logger: logger) }
+    }
+
+    /// One direct connection with a short timeout, so an unreachable server or a refused
+    /// login is reported at once and clearly (the pool would keep retrying).
+    public func checkConnection() async throws {
+        let target = "PostgreSQL at \(location.host):\(location.port)/\(location.database)"
+        do {
+            let connection = try await PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.any(), configuration: location.connectionConfiguration, id: 0,
+                logger: logger
+            ).get()
+            try await connection.close()
+        } catch let error as PSQLError {
+            let reason = error.serverInfo?[.message] ?? "\(error.code)"
+            throw KilnError(.database, "cannot connect to \(target): \(reason)")
+        } catch {
+            throw KilnError(.database, "cannot connect to \(target): \(String(describing: error).prefix(120))")
+        }
+    }
+
+    public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
+        try await perform("insert run \(run.id)") {
+            try await client.withTransaction(logger: logger) { connection -> InsertOutcome in
+                let inserted = try await connection.query(
+                    """
+                    INSERT INTO ai_runs (id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input,
+                        policy, status, prompt_version, available_at, created_at, updated_at)
+                    VALUES (\(run.id.rawValue), \(run.tenantID.rawValue), \(run.userID), \(run.feature), \(run.subject?.type),
+                        \(run.subject?.id), \(run.idempotencyKey), \(run.input.jsonText)::jsonb, \(run.policy.jsonText)::jsonb,
+                        \(run.status.rawValue), \(run.promptVersion), \(run.availableAt), \(run.createdAt), \(run.updatedAt))
+                    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+                    RETURNING id
+                    """, logger: logger
+                ).collect()
+                if inserted.isEmpty, let key = run.idempotencyKey {
+                    let existing = try await Self.fetch(
+                        connection, "WHERE tenant_id = \(run.tenantID.rawValue) AND idempotency_key = \(key)", logger: logger)
+                    guard let found = existing.first else { throw KilnError(.conflict, "run \(run.id) conflicts and cannot be read back") }
+                    return .existing(found)
+                }
+                try await Self.insertEvent(event, connection, logger: logger)
+                return .inserted(run)
+            }
+        }
+    }
+
+    public func run(_ id: RunID, tenant: TenantID?) async throws -> Run? {
+        try await perform("read run \(id)") {
+            try await client.withConnection { connection in
+                if let tenant {
+                    return try await Self.fetch(connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)", logger: logger).first
+                }
+                return try await Self.fetch(connection, "WHERE id = \(id.rawValue)", logger: logger).first
+            }
+        }
+    }
+
+    public func runs(matching query: RunQuery) async throws -> [Run] {
+        try await perform("list runs") {
+            try await client.withConnection { connection in
+                try await Self.fetch(
+                    connection,
+                    """
+                    WHERE (\(query.tenant?.rawValue)::text IS NULL OR tenant_id = \(query.tenant?.rawValue))
+                      AND (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
+                    ORDER BY created_at DESC, id DESC LIMIT \(query.limit)
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+        try await perform("claim runs") {
+            try await client.withTransaction(logger: logger) { connection -> [Run] in
+                let due: PostgresQuery
+                switch kind {
+                case .submission:
+                    due = "WHERE status = 'queued' AND available_at <= \(now) ORDER BY available_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                case .abandonedSubmission:
+                    due = "WHERE status = 'submitting' AND lease_expires_at <= \(now) ORDER BY lease_expires_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                case .poll:
+                    due = "WHERE status = 'in_progress' AND next_poll_at <= \(now) ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                }
+                var claimed: [Run] = []
+                for current in try await Self.fetch(connection, due, logger: logger) {
+                    guard let update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now),
+                        try await Self.write(update, connection, logger: logger)
+                    else { continue }
+                    claimed.append(update.run)
+                }
+                return claimed
+            }
+        }
+    }
+
+    public func save(_ updates: [RunUpdate]) async throws -> [Bool] {
+        guard !updates.isEmpty else { return [] }
+        return try await perform("save \(updates.count) run updates") {
+            try await client.withTransaction(logger: logger) { connection -> [Bool] in
+                var results: [Bool] = []
+                for update in updates { results.append(try await Self.write(update, connection, logger: logger)) }
+                return results
+            }
+        }
+    }
+
+    public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
+        try await perform("request cancellation of run \(id)") {
+            try await client.withTransaction(logger: logger) { connection -> Run? in
+                guard var run = try await Self.fetch(
+                    connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue) FOR UPDATE", logger: logger
+                ).first
+                else { return nil }
+                guard !run.status.isTerminal, run.cancelRequestedAt == nil else { return run }
+                run.cancelRequestedAt = now
+                run.updatedAt = now
+                if run.status == .inProgress, run.leaseOwner == nil, (run.nextPollAt ?? now) > now { run.nextPollAt = now }
+                try await connection.query(
+                    "UPDATE ai_runs SET cancel_requested_at = \(now), next_poll_at = \(run.nextPollAt), updated_at = \(now) WHERE id = \(id.rawValue)",
+                    logger: logger)
+                try await Self.insertEvent(
+                    RunEvent(runID: id, fromStatus: run.status, toStatus: run.status, at: now, actor: actor, kind: "cancel_requested"),
+                    connection, logger: logger)
+                return run
+            }
+        }
+    }
+
+    public func events(of id: RunID) async throws -> [RunEvent] {
+        try await perform("read events of run \(id)") {
+            let rows = try await client.query(
+                "SELECT id, run_id, from_status, to_status, at, actor, kind, details::text FROM ai_run_events WHERE run_id = \(id.rawValue) ORDER BY id",
+                logger: logger)
+            var events: [RunEvent] = []
+            for try await (eventID, runID, from, to, at, actor, kind, details) in rows.decode(
+                (Int64, String, String?, String, Date, String, String, String).self)
+            {
+                events.append(RunEvent(
+                    id: eventID, runID: RunID(runID), fromStatus: from.flatMap(RunStatus.init(rawValue:)),
+                    toStatus: RunStatus(rawValue: to) ?? .queued, at: at, actor: actor, kind: kind,
+                    details: (try? JSONValue.parse(details, what: "details")) ?? .null))
+            }
+            return events
+        }
+    }
+
+    public func summary() async throws -> RunSummary {
+        try await perform("summarize runs") {
+            var counts: [String: Int] = [:]
+            for try await (status, count) in try await client.query(
+                "SELECT status, count(*) FROM ai_runs GROUP BY status", logger: logger
+            ).decode((String, Int).self) {
+                counts[status] = count
+            }
+            var oldest: Date?
+            var cost: Int64 = 0
+            var duplicates = 0
+            for try await (first, total, dups) in try await client.query(
+                """
+                SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued'),
+                       (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs),
+                       (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate')
+                """, logger: logger
+            ).decode((Date?, Int64, Int).self) {
+                (oldest, cost, duplicates) = (first, total, dups)
+            }
+            return RunSummary(
+                counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
+                costMicros: cost, possibleDuplicates: duplicates)
+        }
+    }
+
+    public func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try await perform("renew \(ids.count) leases") {
+            let rows = try await client.query(
+                """
+                UPDATE ai_runs SET lease_expires_at = \(until),
+                    next_poll_at = CASE WHEN status = 'in_progress' THEN \(until) ELSE next_poll_at END
+                WHERE id = ANY(\(ids.map(\.rawValue))) AND lease_owner = \(owner) RETURNING id
+                """, logger: logger)
+            return try await rows.collect().count
+        }
+    }
+
+    public func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double] {
+        try await perform("read recent run times") {
+            var durations: [Double] = []
+            for try await seconds in try await client.query(
+                """
+                SELECT extract(epoch FROM provider_completed_at - submitted_at)::float8 FROM ai_runs
+                WHERE status = 'completed' AND feature = \(feature) AND policy->>'model' = \(model)
+                  AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
+                ORDER BY finalized_at DESC LIMIT \(limit)
+                """, logger: logger
+            ).decode(Double.self) {
+                durations.append(seconds)
+            }
+            return durations
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await perform("find the next due time") {
+            var due: Date?
+            for try await value in try await client.query(
+                """
+                SELECT least((SELECT min(available_at) FROM ai_runs WHERE status = 'queued'),
+                             (SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'),
+                             (SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'))
+                """, logger: logger
+            ).decode(Date?.self) {
+                due = value
+            }
+            return due
+        }
+    }
+
+    public func changes() -> AsyncStream<Void>? {
+        notifications.stream()
+    }
+
+    /// Runs database work and names what failed, without SQL or data in the message.
+    private func perform<T>(_ what: String, _ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as KilnError {
+            throw error
+        } catch let error as PSQLError {
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            let state = error.serverInfo?[.sqlState].map { " \($0)" } ?? ""
+            throw KilnError(.database, "could not \(what): PostgreSQL\(state): \(message)")
+        } catch {
+            throw KilnError(.database, "could not \(what): \(String(describing: error).prefix(200))")
+        }
+    }
+}
+
+extension PostgresRunStore {
+    /// Runs one SQL statement outside Kiln's own paths: for tests that act as another app.
+    public func executeForTests(_ sql: String) async throws {
+        try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+}

@@ -31,20 +31,7 @@ public struct Poller: Sendable {
             store: environment.store, ids: claimed.map(\.id), owner: environment.owner,
             leaseSeconds: settings.leaseSeconds, logger: environment.logger
         ) {
-            try await withThrowingTaskGroup(of: PollOutcome.self) { group in
-                var outcomes: [PollOutcome] = []
-                var running = 0
-                for run in claimed {
-                    if running >= settings.concurrency {
-                        if let outcome = try await group.next() { outcomes.append(outcome) }
-                        running -= 1
-                    }
-                    group.addTask { try await self.poll(run) }
-                    running += 1
-                }
-                for try await outcome in group { outcomes.append(outcome) }
-                return outcomes
-            }
+            try await forEachConcurrently(claimed, limit: settings.concurrency) { run in try await self.poll(run) }
         }
         for outcome in outcomes { result.record(outcome) }
         return result

@@ -41,20 +41,7 @@ public struct Submitter: Sendable {
             store: store, ids: claimed.map(\.id), owner: owner, leaseSeconds: settings.leaseSeconds,
             logger: environment.logger
         ) {
-            try await withThrowingTaskGroup(of: SubmitOutcome.self) { group in
-                var outcomes: [SubmitOutcome] = []
-                var running = 0
-                for run in claimed {
-                    if running >= settings.concurrency {
-                        if let outcome = try await group.next() { outcomes.append(outcome) }
-                        running -= 1
-                    }
-                    group.addTask { try await self.submit(run) }
-                    running += 1
-                }
-                for try await outcome in group { outcomes.append(outcome) }
-                return outcomes
-            }
+            try await forEachConcurrently(claimed, limit: settings.concurrency) { run in try await self.submit(run) }
         }
         for outcome in outcomes { result.record(outcome) }
         return result
@@ -101,16 +88,14 @@ public struct Submitter: Sendable {
         } catch {
             return try await handle(error, sending: sending, policy: policy, logger: logger)
         }
-        do {
-            let now = Date()
-            let estimate = await environment.estimates.estimate(feature: run.feature, model: policy.model)
-            let firstPoll = PollSchedule(settings: environment.configuration.poller).firstPoll(
-                at: now, estimate: estimate, window: policy.completionWindow, random: .random(in: 0..<1))
-            logger.debug("submitted", metadata: [LogKey.responseID: "\(response.id)"])
-            return try await save(
-                .accept(responseID: response.id, providerStatus: response.status.rawValue, firstPollAt: firstPoll),
-                on: sending, now: now, outcome: .accepted(firstPoll: firstPoll))
-        }
+        let now = Date()
+        let estimate = await environment.estimates.estimate(feature: run.feature, model: policy.model)
+        let firstPoll = PollSchedule(settings: environment.configuration.poller).firstPoll(
+            at: now, estimate: estimate, window: policy.completionWindow, random: .random(in: 0..<1))
+        logger.debug("submitted", metadata: [LogKey.responseID: "\(response.id)"])
+        return try await save(
+            .accept(responseID: response.id, providerStatus: response.status.rawValue, firstPollAt: firstPoll),
+            on: sending, now: now, outcome: .accepted(firstPoll: firstPoll))
     }
 
     private func handle(_ error: ProviderError, sending: Run, policy: RunPolicy, logger: Logger) async throws -> SubmitOutcome {

@@ -127,7 +127,7 @@ struct CrashRecoveryTests {
             await worker.exited()
             let took = Date().timeIntervalSince(stopping)
             #expect(worker.terminationStatus == 0, "\(kiln.read("first.log").suffix(1500))")
-            #expect(took < 5.5, "stopped within the 5 s grace period (took \(took) s)")
+            #expect(took < 8, "stopped within the 5 s grace period and its cancellation (took \(took) s)")
             // Nothing is left leased by the stopped process.
             let leftovers = try await store.runs(matching: RunQuery(status: .submitting, limit: 100))
             #expect(leftovers.allSatisfy { $0.sendStartedAt != nil }, "unsent submissions were released")

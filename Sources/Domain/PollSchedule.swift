@@ -38,12 +38,6 @@ public struct PollSchedule: Sendable {
         return now.addingTimeInterval(clamp(interval) * (1 - settings.jitter * random))
     }
 
-    /// The wait after a failed retrieve: exponential in the failures in a row, capped.
-    public func afterError(now: Date, failures: Int, hint: Double?, random: Double) -> Date {
-        let backoff = min(settings.maxIntervalSeconds, settings.minIntervalSeconds * pow(2, Double(max(0, failures - 1))))
-        return now.addingTimeInterval(max(hint ?? 0, backoff * (1 - settings.jitter * random)))
-    }
-
     private func clamp(_ seconds: Double) -> Double {
         min(settings.maxIntervalSeconds, max(settings.minIntervalSeconds, seconds))
     }

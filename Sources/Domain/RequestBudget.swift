@@ -27,7 +27,7 @@ public actor RequestBudget {
                 continue
             }
             let elapsed = refilledAt.duration(to: now)
-            tokens = min(burst, tokens + Double(elapsed.components.seconds) * ratePerSecond + Double(elapsed.components.attoseconds) / 1e18 * ratePerSecond)
+            tokens = min(burst, tokens + elapsed / .seconds(1) * ratePerSecond)
             refilledAt = now
             if tokens >= 1 {
                 tokens -= 1

@@ -55,6 +55,13 @@ extension RunStore {
     /// No wake-ups by default.
     public func changes() -> AsyncStream<Void>? { nil }
 
+    /// Writes one guarded update even when the calling task is cancelled (a shutdown past
+    /// its grace period): giving a lease back must not be lost to the cancellation that
+    /// asked for it.
+    public func saveDespiteCancellation(_ update: RunUpdate) async throws -> Bool {
+        try await Task { try await self.save(update) }.value
+    }
+
     /// Writes one guarded update; false when another process moved the run first.
     public func save(_ update: RunUpdate) async throws -> Bool {
         try await save([update]).first ?? false

@@ -44,7 +44,8 @@ public struct Poller: Sendable {
             return try await save(.fail(failure), on: run, outcome: .finalized(.failed))
         }
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            return try await save(.release, on: run, outcome: .released)
+            guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
+            return try await environment.store.saveDespiteCancellation(update) ? .released : .lostLease
         }
         let logger = environment.logger(for: run)
         let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
@@ -93,14 +94,16 @@ public struct Poller: Sendable {
             await environment.budget.pause(seconds: error.retryAfter ?? settings.minIntervalSeconds)
         }
         logger.info("retrieve failed; will poll again", metadata: [LogKey.error: "\(error.code)"])
-        // Failures in a row are not stored; the poll count since the last success stands in.
-        let next = schedule.afterError(now: now, failures: 1 + run.pollCount % 4, hint: error.retryAfter, random: .random(in: 0..<1))
-        guard let update = RunUpdate.make(
-            .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), on: run, at: now, actor: environment.owner)
-        else { return .lostLease }
-        var retry = update
-        retry.run.pollCount = run.pollCount + 1
-        return try await environment.store.save(retry) ? .retrieveFailed : .lostLease
+        // The geometric schedule backs off by itself (intervals grow with the run's age);
+        // a wait the provider asked for comes on top.
+        let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
+        let scheduled = schedule.nextPoll(
+            submittedAt: run.submittedAt ?? run.createdAt, now: now,
+            providerStatus: ProviderResponse.Status(run.providerStatus ?? "in_progress"), window: policy.completionWindow,
+            random: .random(in: 0..<1))
+        let next = max(scheduled, now.addingTimeInterval(error.retryAfter ?? 0))
+        return try await save(
+            .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), on: run, outcome: .retrieveFailed)
     }
 
     private func save(_ transition: RunTransition, on run: Run, outcome: PollOutcome) async throws -> PollOutcome {

@@ -49,7 +49,6 @@ extension SQLiteRunStore {
 
     static func text(_ date: Date?) -> String? { date.map(Timestamp.format) }
 
-    static func jsonText<T: Encodable>(_ value: T?) -> String? { JSONText.encode(value) }
 
     static func insertEvent(_ event: RunEvent, _ db: Database) throws {
         try db.execute(

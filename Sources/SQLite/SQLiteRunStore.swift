@@ -249,8 +249,8 @@ public final class SQLiteRunStore: RunStore {
                 WHERE id = ? AND status = ? AND lease_owner IS ?
                 """,
             arguments: [
-                run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, jsonText(run.output),
-                jsonText(run.error), jsonText(run.usage), run.costMicros, run.pollCount, text(run.nextPollAt),
+                run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, JSONText.encode(run.output),
+                JSONText.encode(run.error), JSONText.encode(run.usage), run.costMicros, run.pollCount, text(run.nextPollAt),
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerCompletedAt), text(run.finalizedAt),
                 text(run.updatedAt), run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,

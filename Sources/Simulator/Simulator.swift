@@ -134,7 +134,7 @@ public final class Simulator: Sendable {
     }
 
     /// Authentication, then a fault if one is due, then `answer`.
-    private func withFaults(_ request: Request, performFirst: Bool = false, _ answer: () async throws -> Response) async throws -> Response {
+    private func withFaults(_ request: Request, _ answer: () async throws -> Response) async throws -> Response {
         if let key = state.configuration.apiKey {
             let bearer = request.headers[.authorization]
             let azure = request.headers[HTTPField.Name("api-key")!]
@@ -162,8 +162,7 @@ public final class Simulator: Sendable {
             try? await Task.sleep(for: .milliseconds(Int(state.configuration.slowSeconds * 1000)))
             return try await answer()
         case .drop?:
-            let performed = try await answer()  // the provider did the work; the answer is lost
-            _ = performed
+            _ = try await answer()  // the provider did the work; the answer is lost
             return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(contentLength: 100) { _ in
                 throw SimulatedDrop()
             })

@@ -2,7 +2,7 @@ import Foundation
 
 /// What happened to one run in a submit pass.
 enum SubmitOutcome: Sendable {
-    case accepted(firstPoll: Date)
+    case accepted
     case requeued
     case resubmitting
     case failed
@@ -26,16 +26,12 @@ public struct SubmitPassResult: Sendable, Hashable {
     public var timedOut = 0
     public var released = 0
     public var lostLeases = 0
-    /// The earliest first poll among accepted runs, to wake the poller.
-    public var earliestFirstPoll: Date?
 
     public init() {}
 
     mutating func record(_ outcome: SubmitOutcome) {
         switch outcome {
-        case .accepted(let firstPoll):
-            accepted += 1
-            earliestFirstPoll = min(earliestFirstPoll ?? firstPoll, firstPoll)
+        case .accepted: accepted += 1
         case .requeued: requeued += 1
         case .resubmitting:
             possibleDuplicates += 1
@@ -68,6 +64,5 @@ extension SubmitPassResult {
         timedOut += other.timedOut
         released += other.released
         lostLeases += other.lostLeases
-        if let first = other.earliestFirstPoll { earliestFirstPoll = min(earliestFirstPoll ?? first, first) }
     }
 }

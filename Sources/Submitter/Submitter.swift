@@ -51,7 +51,8 @@ public struct Submitter: Sendable {
     func submit(_ run: Run) async throws -> SubmitOutcome {
         let logger = environment.logger(for: run)
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            return try await save(.release, on: run, now: Date(), outcome: .released)
+            guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
+            return try await environment.store.saveDespiteCancellation(update) ? .released : .lostLease
         }
         if run.cancelRequestedAt != nil {
             return try await save(.cancelBeforeSubmission, on: run, now: Date(), outcome: .cancelled)
@@ -95,7 +96,7 @@ public struct Submitter: Sendable {
         logger.debug("submitted", metadata: [LogKey.responseID: "\(response.id)"])
         return try await save(
             .accept(responseID: response.id, providerStatus: response.status.rawValue, firstPollAt: firstPoll),
-            on: sending, now: now, outcome: .accepted(firstPoll: firstPoll))
+            on: sending, now: now, outcome: .accepted)
     }
 
     private func handle(_ error: ProviderError, sending: Run, policy: RunPolicy, logger: Logger) async throws -> SubmitOutcome {

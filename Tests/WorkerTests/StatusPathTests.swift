@@ -73,12 +73,10 @@ struct StatusPathTests {
             let stillSubmitting = try await h.run(run.id)
             #expect(stillSubmitting.status == .submitting)
             // The lease holder dies; a later submitter reclaims it and sees the request.
-            var fast = h
-            fast.configuration.submitter.leaseSeconds = 5
             let released = try await h.store.claim(.abandonedSubmission, owner: "test:2", limit: 1, leaseUntil: Date() + 5, now: Date() + 61)
             #expect(released.count == 1)
             _ = try await h.store.save(RunUpdate.make(.release, on: released[0], at: Date(), actor: "test:2")!)
-            try await fast.drain()
+            try await h.drain()
             #expect(try await h.run(run.id).status == .cancelled)
             #expect(h.simulator.responses(ofRun: run.id.rawValue).isEmpty)
         }

@@ -31,3 +31,43 @@ public enum TestPostgres {
         store.shutdown()
     }
 }
+
+/// A PostgreSQL server of one test's own (`scripts/postgres-server`), for tests that restart
+/// it: the shared test server must stay up for the tests running beside them.
+///
+/// The script is run with `system()` on a Dispatch thread: the server it starts is a daemon
+/// that inherits the script's descriptors, and Foundation's `Process` on Linux waits for
+/// those to close, which would be for ever.
+public struct OwnPostgresServer: Sendable {
+    public let directory: String
+    public let url: String
+
+    static var script: String {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.appendingPathComponent("scripts/postgres-server").path
+    }
+
+    public static func start() async throws -> OwnPostgresServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kiln-own-pg-\(UUID().uuidString.prefix(8))").path
+        let urlFile = directory + ".url"
+        try await Self.shell("'\(script)' start '\(directory)' > '\(urlFile)' < /dev/null")
+        let url = try String(contentsOfFile: urlFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try? FileManager.default.removeItem(atPath: urlFile)
+        return OwnPostgresServer(directory: directory, url: url)
+    }
+
+    /// `pg_ctl restart -m fast`: every connection is closed by the server.
+    public func restart() async throws {
+        try await Self.shell("'\(Self.script)' restart '\(directory)' < /dev/null")
+    }
+
+    public func stop() async {
+        try? await Self.shell("'\(Self.script)' stop '\(directory)' < /dev/null")
+    }
+
+    static func shell(_ command: String) async throws {
+        let status = try await offThePool { system(command) }
+        guard status == 0 else { throw KilnError(.database, "`\(command)` exited with \(status)") }
+    }
+}

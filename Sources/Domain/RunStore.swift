@@ -40,8 +40,10 @@ public protocol RunStore: Sendable {
     func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int
 
     /// Provider run times (seconds from submission to the provider's completion) of the
-    /// most recent completed runs of `feature`, newest first, at most `limit`.
-    func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double]
+    /// most recent completed runs of `feature` on `model`, newest first, at most `limit`. A run
+    /// whose policy names no model (a row an app inserted with `policy = '{}'`) ran on
+    /// `defaultModel`.
+    func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double]
 
     /// Wake-ups when runs arrive or cancels are asked for (PostgreSQL `LISTEN/NOTIFY`);
     /// nil where the store has none (SQLite). Workers also poll, so this only saves latency.

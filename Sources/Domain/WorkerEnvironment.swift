@@ -26,7 +26,7 @@ public struct WorkerEnvironment: Sendable {
         self.owner = owner
         self.logger = logger
         self.budget = RequestBudget(ratePerSecond: configuration.submitter.maxRequestsPerSecond)
-        self.estimates = RunTimeEstimates(store: store)
+        self.estimates = RunTimeEstimates(store: store, defaultModel: configuration.policy.model)
     }
 
     /// The run's policy: the configured defaults with the run's overrides.
@@ -60,10 +60,12 @@ public enum LogKey {
 /// (every 2 s until enough runs have completed).
 public final class RunTimeEstimates: Sendable {
     private let store: any RunStore
+    private let defaultModel: String
     private let cache = Mutex<[String: (estimate: RunTimeEstimate?, loadedAt: ContinuousClock.Instant)]>([:])
 
-    public init(store: any RunStore) {
+    public init(store: any RunStore, defaultModel: String) {
         self.store = store
+        self.defaultModel = defaultModel
     }
 
     public func estimate(feature: String, model: String) async -> RunTimeEstimate? {
@@ -74,7 +76,7 @@ public final class RunTimeEstimates: Sendable {
         {
             return cached.estimate
         }
-        let durations = (try? await store.recentRunDurations(feature: feature, model: model, limit: 500)) ?? []
+        let durations = (try? await store.recentRunDurations(feature: feature, model: model, defaultModel: defaultModel, limit: 500)) ?? []
         let estimate = RunTimeEstimate(durations: durations)
         cache.withLock { $0[key] = (estimate, .now) }
         return estimate

@@ -233,13 +233,13 @@ public final class PostgresRunStore: RunStore {
         }
     }
 
-    public func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double] {
+    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
         try await perform("read recent run times") {
             var durations: [Double] = []
             for try await seconds in try await client.query(
                 """
                 SELECT extract(epoch FROM provider_completed_at - submitted_at)::float8 FROM ai_runs
-                WHERE status = 'completed' AND feature = \(feature) AND policy->>'model' = \(model)
+                WHERE status = 'completed' AND feature = \(feature) AND coalesce(policy->>'model', \(defaultModel)) = \(model)
                   AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
                 ORDER BY finalized_at DESC LIMIT \(limit)
                 """, logger: logger

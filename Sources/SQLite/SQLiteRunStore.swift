@@ -201,18 +201,18 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func recentRunDurations(feature: String, model: String, limit: Int) async throws -> [Double] {
+    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
         try await perform("read recent run times") { [pool] in
             try await pool.read { db in
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
                         SELECT submitted_at, provider_completed_at FROM ai_runs
-                        WHERE status = 'completed' AND feature = ? AND json_extract(policy, '$.model') = ?
+                        WHERE status = 'completed' AND feature = ? AND coalesce(json_extract(policy, '$.model'), ?) = ?
                             AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
                         ORDER BY finalized_at DESC LIMIT ?
                         """,
-                    arguments: [feature, model, limit])
+                    arguments: [feature, defaultModel, model, limit])
                 return rows.compactMap { row -> Double? in
                     guard let start = Timestamp.parse(row["submitted_at"]), let end = Timestamp.parse(row["provider_completed_at"])
                     else { return nil }

@@ -78,6 +78,21 @@ public final class Simulator: Sendable {
         ]
     }
 
+    /// Every response's timeline in real unix seconds (created, left the queue, finished)
+    /// with its status now, its run (`metadata.kiln_run_id`) and the retrieves it got: what
+    /// benchmarks measure lag and calls per run against.
+    public func timeline() -> [[String: Any]] {
+        let now = Self.now()
+        return state.everyResponse().map { response, retrieves in
+            [
+                "id": response.id, "run_id": response.metadata["kiln_run_id"].map { $0 as Any } ?? NSNull(),
+                "background": response.background, "status": response.status(at: now).rawValue,
+                "created_at": response.createdAt, "starts_at": response.startsAt, "ends_at": response.endsAt,
+                "finished_at": response.finishedAt(now).map { $0 as Any } ?? NSNull(), "retrieves": retrieves,
+            ]
+        }
+    }
+
     /// The responses created for a run, as they stand now (ignoring retention).
     public func responses(ofRun runID: String) -> [[String: Any]] {
         let now = Date().timeIntervalSince1970
@@ -127,6 +142,7 @@ public final class Simulator: Sendable {
             }
         }
         router.get("/_sim/stats") { _, _ in Self.json(self.statistics()) }
+        router.get("/_sim/responses") { _, _ in Self.json(["data": self.timeline()]) }
         router.get("/_sim/runs/:run_id") { _, context in
             Self.json(["data": self.responses(ofRun: context.parameters.get("run_id") ?? "")])
         }

@@ -177,6 +177,14 @@ final class SimulatorState: Sendable {
     }
 
     var responseCount: Int { inner.withLock { $0.responses.count } }
+
+    /// Every response with the retrieves it got, in order of creation.
+    func everyResponse() -> [(response: SimulatedResponse, retrieves: Int)] {
+        inner.withLock { state in
+            state.responses.values.sorted { $0.createdAt < $1.createdAt }
+                .map { ($0, state.counters.retrievesByResponse[$0.id] ?? 0) }
+        }
+    }
 }
 
 /// Test directives a document may carry, e.g. `[sim:fail]`, `[sim:generation=30]`.

@@ -220,6 +220,29 @@ struct RunStoreConformanceTests {
         #expect(summary.oldestQueuedAt == now + 1)
     }
 
+    @Test(arguments: StoreKind.allCases)
+    func learnedRunTimesCountRowsWithoutAModelAsTheDefaultModel(kind: StoreKind) async throws {
+        let f = try await kind.makeStores()
+        // (id, policy, status, seconds from submission to the provider's completion)
+        let rows = [("a", "{}", "completed", 100), ("b", #"{"model": "gpt-5-mini"}"#, "completed", 50),
+                    ("c", #"{"model": "gpt-5"}"#, "completed", 300), ("d", "{}", "failed", 7)]
+        for (id, policy, status, seconds) in rows {
+            try await f.executeSQL(
+                """
+                INSERT INTO ai_runs (id, tenant_id, feature, input, policy, status, submitted_at, provider_completed_at, finalized_at)
+                VALUES ('\(id)', 't1', 'document_summary', '{"text": "x"}', '\(policy)', '\(status)',
+                        '2027-01-15T08:00:00.000Z', '2027-01-15T08:\(String(format: "%02d:%02d", seconds / 60, seconds % 60)).000Z',
+                        '2027-01-15T09:00:00.000Z')
+                """)
+        }
+        func learned(_ model: String, default defaultModel: String) async throws -> [Double] {
+            try await f.store.recentRunDurations(feature: "document_summary", model: model, defaultModel: defaultModel, limit: 10).sorted()
+        }
+        #expect(try await learned("gpt-5-mini", default: "gpt-5-mini") == [50, 100], "an app's row with policy {} ran on the default")
+        #expect(try await learned("gpt-5", default: "gpt-5-mini") == [300])
+        #expect(try await learned("gpt-5", default: "gpt-5") == [100, 300])
+    }
+
     /// A run the provider accepted, in flight.
     func accepted(_ store: any RunStore, firstPollAt: Date) async throws -> Run {
         let run = try await enqueue(store, at: now - 10)

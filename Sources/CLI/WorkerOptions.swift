@@ -81,6 +81,7 @@ struct WorkerSetup {
         let submitter = Submitter(environment: environment)
         let poller = Poller(environment: environment)
         if once {
+            let started = ContinuousClock.now
             let cutoff = Date()
             var submitted = SubmitPassResult()
             var polled = PollPassResult()
@@ -98,7 +99,9 @@ struct WorkerSetup {
                     more = more || pass.claimed > 0
                 }
             }
-            print([submit ? submitted.summary : nil, poll ? polled.summary : nil].compactMap { $0 }.joined(separator: "; "))
+            let seconds = started.duration(to: .now) / .seconds(1)
+            let passes = [submit ? submitted.summary : nil, poll ? polled.summary : nil].compactMap { $0 }.joined(separator: "; ")
+            print(passes + "; took " + String(format: "%.3f s", seconds))
             return
         }
         let pollerWakeup = Wakeup()

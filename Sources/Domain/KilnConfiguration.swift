@@ -103,7 +103,7 @@ public struct PollerSettings: Sendable {
     /// Never wait longer than this between polls (well under the ~10-minute retention).
     public var maxIntervalSeconds = 120.0
     /// Each interval is this factor times the time already elapsed, at least.
-    public var growth = 1.1
+    public var growth = 1.095
     /// ± this share of random spread on each interval.
     public var jitter = 0.1
 

@@ -5,8 +5,9 @@ import Foundation
 ///
 /// Geometric: each poll comes `growth` times the run's age after submission, so the time
 /// between the provider finishing and Kiln noticing stays under `growth − 1` of the run's
-/// duration (10 % by default) while the number of polls grows only with the logarithm of
-/// the duration. The first poll comes near the first percentile of this feature's learned
+/// age (9.5 % by default: the age includes the queue wait, so measured against the
+/// generation alone the p99 stays under 10 %) while the number of polls grows only with
+/// the logarithm of the duration. The first poll comes near the first percentile of this feature's learned
 /// run times (before anything is learned, `initial_delay_seconds`). Intervals stay within
 /// [`min_interval_seconds`, `max_interval_seconds`]; the maximum is well under the
 /// provider's ~10-minute retention of background results. Jitter only shortens an interval,
@@ -45,16 +46,26 @@ public struct PollSchedule: Sendable {
 
 /// What is known about how long runs of one feature and model take at the provider.
 public struct RunTimeEstimate: Sendable, Hashable {
-    /// About the first percentile: polling earlier than this is almost always wasted.
+    /// When to poll first: the first percentile of a log-normal fitted to the learned
+    /// durations (and never later than the shortest of them). A run that ends before the
+    /// first poll waits for it, so about this fraction of runs can exceed the schedule's lag
+    /// bound. The fit, rather than the smallest sample, keeps one unusually fast or slow run
+    /// from moving it.
     public var earlySeconds: Double
     public var medianSeconds: Double
     public var samples: Int
+
+    /// z of the first percentile of a standard normal.
+    static let earlyQuantileZ = 2.326
 
     /// Nil below `minimumSamples` durations (not enough to trust).
     public init?(durations: [Double], minimumSamples: Int = 10) {
         let sorted = durations.filter { $0 > 0 && $0.isFinite }.sorted()
         guard sorted.count >= minimumSamples else { return nil }
-        earlySeconds = sorted[Int(Double(sorted.count - 1) * 0.01)]
+        let logs = sorted.map { Foundation.log($0) }
+        let mean = logs.reduce(0, +) / Double(logs.count)
+        let deviation = (logs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(logs.count - 1)).squareRoot()
+        earlySeconds = min(exp(mean - Self.earlyQuantileZ * deviation), sorted[0])
         medianSeconds = sorted[sorted.count / 2]
         samples = sorted.count
     }

@@ -134,8 +134,8 @@ public final class HTTPResponsesClient: ResponsesClient {
         let (code, message) = ResponseDecoding.errorFields(answer.body)
         let kind = ErrorClassification.kind(status: answer.status, shouldRetry: answer.headers.first(name: "x-should-retry"))
         return ProviderError(
-            kind: kind, httpStatus: answer.status, code: code ?? "http_\(answer.status)",
-            message: message ?? "HTTP \(answer.status) without an error body",
+            kind: kind, httpStatus: answer.status, code: apiKey.redacting(code ?? "http_\(answer.status)"),
+            message: apiKey.redacting(message ?? "HTTP \(answer.status) without an error body"),
             retryAfter: ErrorClassification.retryAfter(
                 retryAfterMs: answer.headers.first(name: "retry-after-ms"),
                 retryAfter: answer.headers.first(name: "retry-after"), now: Date()),

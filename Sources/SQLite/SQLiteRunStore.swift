@@ -22,7 +22,21 @@ public final class SQLiteRunStore: RunStore {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
-            throw Self.translate(error, doing: "open the SQLite database at \(path)")
+            let reason = Self.translate(error, doing: "open the SQLite database at \(path)")
+            guard let why = Self.unwritableFolder(of: path) else { throw reason }
+            throw KilnError(reason.code, reason.message + " (\(why))")
+        }
+    }
+
+    /// Why the database's folder cannot be written, when that is the cause: a WAL database
+    /// needs its folder writable even to read (it creates `-wal` and `-shm` files).
+    static func unwritableFolder(of path: String) -> String? {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard access(folder.isEmpty ? "." : folder, W_OK) != 0 else { return nil }
+        switch errno {
+        case EROFS: return "the file system is read-only"
+        case EACCES, EPERM: return "no permission to write in \(folder.isEmpty ? "." : folder)"
+        default: return nil
         }
     }
 

@@ -155,7 +155,12 @@ public final class Simulator: Sendable {
             let bearer = request.headers[.authorization]
             let azure = request.headers[HTTPField.Name("api-key")!]
             guard bearer == "Bearer \(key)" || azure == key else {
-                return Self.error(401, "Incorrect API key provided.", type: "invalid_request_error", param: nil, code: "invalid_api_key")
+                let given = azure ?? bearer.map { String($0.dropFirst("Bearer ".count)) } ?? ""
+                let shown = state.configuration.quotesKeyInErrors || given.count < 12
+                    ? given : given.prefix(3) + String(repeating: "*", count: given.count - 7) + given.suffix(4)
+                return Self.error(
+                    401, "Incorrect API key provided: \(shown). You can find your API key at https://platform.openai.com/account/api-keys.",
+                    type: "invalid_request_error", param: nil, code: "invalid_api_key")
             }
         }
         switch state.drawFault() {

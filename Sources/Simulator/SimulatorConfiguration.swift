@@ -26,6 +26,9 @@ public struct SimulatorConfiguration: Sendable {
     public var slowSeconds = 2.0
     /// When set, requests need `Authorization: Bearer <key>` or `api-key: <key>`.
     public var apiKey: String?
+    /// A 401 quotes the key it was given in full (a careless compatible server), instead of
+    /// masked as OpenAI does: for testing that Kiln never stores or logs what comes back.
+    public var quotesKeyInErrors = false
     /// Seeds every random choice, so a run of the simulator can be repeated.
     public var seed: UInt64 = 1
     /// Keep the last create bodies (for the spec-fidelity tests).

@@ -1,4 +1,6 @@
 import Foundation
+import KilnSimulator
+import KilnTestSupport
 import Testing
 
 /// Bad input of every kind: one clear line naming the problem, a non-zero exit, nothing written.
@@ -40,6 +42,10 @@ struct BadInputTests {
         Case(name: "PostgreSQL server unreachable", arguments: ["status", "--database", "postgres://kiln:s3cret-pw@127.0.0.1:9/kiln?sslmode=disable"], message: "cannot connect to PostgreSQL at 127.0.0.1:9/kiln"),
         Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
         Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
+        Case(name: "unknown log level", arguments: ["work", "--once", "--log-level", "loud"], environment: ["OPENAI_API_KEY": "sk-x"], message: "--log-level: unknown level \"loud\""),
+        Case(name: "no API key", arguments: ["work", "--once"], message: "no API key: set OPENAI_API_KEY or provider.api_key_file"),
+        Case(name: "missing API key file", arguments: ["work", "--once"], environment: ["KILN_PROVIDER_API_KEY_FILE": "/nonexistent/openai.key"], message: "provider.api_key_file: cannot read /nonexistent/openai.key"),
+        Case(name: "provider URL without a scheme", arguments: ["work", "--once"], environment: ["OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "api.openai.com/v1"], message: "provider.base_url must start with http:// or https://"),
     ]
 
     @Test(arguments: cases)
@@ -57,6 +63,52 @@ struct BadInputTests {
         if !usesOwnDatabase, FileManager.default.fileExists(atPath: kiln.databasePath) {
             let listed = try await kiln.run(["list", "--json"])
             #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        }
+    }
+
+    /// What the provider does wrong ends the run `failed` with a code that names it (with
+    /// `max_attempts = 1`, so the first failure is the last), never a crash or a stuck run.
+    struct ProviderCase: CustomTestStringConvertible, Sendable {
+        let name: String
+        let code: String
+        var message = ""
+        var testDescription: String { name }
+    }
+
+    static let providerCases: [ProviderCase] = [
+        ProviderCase(name: "unreachable provider", code: "connection_refused", message: "connection refused"),
+        ProviderCase(name: "wrong API key", code: "invalid_api_key", message: "Incorrect API key provided"),
+        // A 200 to a create means the provider may hold a response: never silently resent.
+        ProviderCase(name: "provider answers garbage", code: "possible_duplicate", message: "invalid_body"),
+        ProviderCase(name: "provider answers 503 with an HTML page", code: "http_503"),
+    ]
+
+    @Test(arguments: providerCases)
+    func providerProblemFailsTheRunWithAPreciseCode(_ bad: ProviderCase) async throws {
+        let kiln = try KilnProcess()
+        var configuration = SimulatorConfiguration()
+        configuration.apiKey = "sk-right-key-0123456789"
+        switch bad.code {
+        case "possible_duplicate": (configuration.faultRate, configuration.faultMix) = (1, [.truncated])
+        case "http_503": (configuration.faultRate, configuration.faultMix) = (1, [.unavailableHTML])
+        default: break
+        }
+        let simulator = Simulator(configuration: configuration)
+        try await simulator.withRunning { base in
+            let id = try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", Self.valid, "--policy", #"{"max_attempts":1}"#]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            var environment = ["OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-right-key-0123456789"]
+            if bad.code == "connection_refused" { environment["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1" }
+            if bad.code == "invalid_api_key" { environment["OPENAI_API_KEY"] = "sk-wrong-key-0123456789" }
+            let worked = try await kiln.run(["work", "--once"], environment: environment)
+            #expect(worked.status == 0, "a provider problem is the run's, not the process's: \(worked.stderr)")
+            #expect(!worked.stderr.contains("Fatal error"))
+            let shown = try await kiln.run(["show", id, "--tenant", "t", "--json"])
+            let run = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+            #expect(run["status"] as? String == "failed", "\(shown.stdout)")
+            let error = try #require(run["error"] as? [String: Any], "\(shown.stdout)")
+            #expect(error["code"] as? String == bad.code, "\(shown.stdout)")
+            #expect(bad.message.isEmpty || (error["message"] as? String)?.contains(bad.message) == true, "\(shown.stdout)")
         }
     }
 }

@@ -195,9 +195,9 @@ def kiln_environment(scale, database, base, extra=None):
                KILN_LOG_LEVEL="warning")
     for key, seconds in {"POLLER_INITIAL_DELAY_SECONDS": 5, "POLLER_MIN_INTERVAL_SECONDS": 2,
                          "POLLER_MAX_INTERVAL_SECONDS": 120, "SUBMITTER_RETRY_BASE_SECONDS": 2,
-                         "SUBMITTER_RETRY_MAX_SECONDS": 300, "WORKER_MAX_IDLE_SECONDS": 30,
-                         "POLICY_DEADLINE_SECONDS": 4 * 3600}.items():
+                         "SUBMITTER_RETRY_MAX_SECONDS": 300, "WORKER_MAX_IDLE_SECONDS": 30}.items():
         env["KILN_" + key] = f"{seconds / scale:.6g}"
+    env["KILN_POLICY_DEADLINE_SECONDS"] = str(max(1, round(4 * 3600 / scale)))  # an integer key
     env.update(extra or {})
     return env
 

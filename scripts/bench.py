@@ -395,7 +395,7 @@ def plot(out, report):
         left.annotate(f"{name}: {s['calls_per_run']:g} calls/run\np99 lag {s['lag_p99_s']:g} s ({s['lag_p99_rel']:.0%} of its generation)",
                       (s["calls_per_run"], s["lag_p99_s"]), textcoords="offset points", xytext=(10, 4), fontsize=9)
     left.set_xlim(-2, most_calls * 1.6 + 5)
-    left.set_ylim(bottom=0)
+    left.set_ylim(0, max(s["lag_p99_s"] or 0 for s in systems.values()) * 1.3 + 1)
     left.set_xlabel("provider calls per run after the create")
     left.set_ylabel("p99 lag: provider finished → result stored (provider s)")
     left.set_title("What watching costs, and how late results land\n(lower left is better)")
@@ -437,7 +437,11 @@ def main():
     parser.add_argument("--seed", type=int, default=22)
     parser.add_argument("--timeout", type=float, default=1800, help="real seconds a system may take")
     parser.add_argument("--kiln", default=str(ROOT / ".build/release/kiln"))
+    parser.add_argument("--replot", action="store_true", help="only rewrite bench.md and bench.png from --out's bench.json")
     args = parser.parse_args()
+    if args.replot:
+        write_report(Path(args.out), json.loads((Path(args.out) / "bench.json").read_text()))
+        return
     if not os.access(args.kiln, os.X_OK):
         sys.exit(f"{args.kiln} is not built (scripts/bench builds it)")
     out = Path(args.out)

@@ -7,13 +7,18 @@ import Synchronization
 /// re-established after a pause; executors never depend on a notification arriving (they
 /// also poll the table), so a gap costs latency, not correctness.
 final class NotificationListener: Sendable {
-    private let client: PostgresClient
     private let logger: Logger
     private let state = Mutex<(task: Task<Void, Never>?, continuations: [AsyncStream<Void>.Continuation])>((nil, []))
+    private let currentClient = Mutex<(@Sendable () -> PostgresClient?)?>(nil)
 
-    init(client: PostgresClient, logger: Logger) {
-        self.client = client
+    init(logger: Logger) {
         self.logger = logger
+    }
+
+    /// Where to find the store's current pool (it may be replaced).
+    var client: (@Sendable () -> PostgresClient?)? {
+        get { currentClient.withLock { $0 } }
+        set { currentClient.withLock { $0 = newValue } }
     }
 
     func stream() -> AsyncStream<Void> {
@@ -35,6 +40,7 @@ final class NotificationListener: Sendable {
 
     private func listen() async {
         while !Task.isCancelled {
+            guard let client = client?() ?? nil else { return }
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: "kiln_runs") { notifications in

@@ -3,6 +3,7 @@ import KilnDomain
 import Logging
 import NIOPosix
 import PostgresNIO
+import Synchronization
 
 /// The shared store: `ai_runs` on PostgreSQL, for many executors on many machines.
 ///
@@ -12,42 +13,79 @@ import PostgresNIO
 /// dropped connection; a pass that fails meanwhile is retried by the worker loop, and any
 /// lease it held simply expires.
 public final class PostgresRunStore: RunStore {
-    let client: PostgresClient
     let logger: Logger
     private let location: PostgresURL
-    private let runTask: Task<Void, Never>
+    private let configuration: PostgresClient.Configuration
+    private let backgroundLogger: Logger
+    private let pool: Mutex<(client: PostgresClient, runTask: Task<Void, Never>)>
     private let notifications: NotificationListener
 
+    /// How long one operation may wait for the database before the pool is replaced (30 s
+    /// by default). After a server restart a `PostgresClient` was once seen to stop handing
+    /// out connections for good (only its `LISTEN` connection came back; every query
+    /// waited); a bounded wait and a fresh pool turn that into one failed pass that the
+    /// worker loop retries.
+    let operationTimeout: Duration
+
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
-    public init(url: String, maxConnections: Int = 10, logger: Logger = Logger(label: "kiln.postgres")) throws {
+    public init(
+        url: String, maxConnections: Int = 10, operationTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "kiln.postgres")
+    ) throws {
         let location = try PostgresURL(url)
+        self.operationTimeout = operationTimeout
         self.location = location
         var configuration = location.clientConfiguration
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = .seconds(5)
         var background = logger
         background.logLevel = max(logger.logLevel, .error)  // pool chatter is not an operator's business
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        self.client = client
+        self.configuration = configuration
+        self.backgroundLogger = background
         self.logger = logger
-        runTask = Task { await client.run() }
-        notifications = NotificationListener(client: client, logger: logger)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        pool = Mutex((client, Task { await client.run() }))
+        notifications = NotificationListener(logger: logger)
+        notifications.client = { [weak self] in self?.client }
     }
 
     deinit {
-        runTask.cancel()
+        pool.withLock { $0.runTask.cancel() }
         notifications.stop()
     }
+
+    /// The current connection pool.
+    var client: PostgresClient { pool.withLock { $0.client } }
 
     /// Closes the pool.
     public func shutdown() {
         notifications.stop()
-        runTask.cancel()
+        pool.withLock { $0.runTask.cancel() }
+    }
+
+    /// Replaces `stale` with a new pool (unless another caller already did) and closes it,
+    /// which fails whatever still waits on it.
+    private func replace(_ stale: PostgresClient) {
+        let closing = pool.withLock { pool -> Task<Void, Never>? in
+            guard pool.client === stale else { return nil }
+            let fresh = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
+            let old = pool.runTask
+            pool = (fresh, Task { await fresh.run() })
+            return old
+        }
+        if let closing {
+            logger.warning("PostgreSQL did not answer in time; replaced the connection pool")
+            closing.cancel()
+        }
     }
 
     public func migrate() async throws {
         try await checkConnection()
-        try await perform("migrate") { try await PostgresSchema.migrate(client, logger: logger) }
+        // Not bounded in time: a migration waits for another executor's under the advisory lock.
+        do {
+            try await PostgresSchema.migrate(client, logger: logger)
+        } catch let error as PSQLError {
+            throw KilnError(.database, "could not migrate: PostgreSQL: \(error.serverInfo?[.message] ?? "\(error.code)")")
+        }
     }
 
     /// One direct connection with a short timeout, so an unreachable server or a refused
@@ -69,7 +107,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
-        try await perform("insert run \(run.id)") {
+        try await perform("insert run \(run.id)") { [self] in
             try await client.withTransaction(logger: logger) { connection -> InsertOutcome in
                 let inserted = try await connection.query(
                     """
@@ -95,7 +133,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func run(_ id: RunID, tenant: TenantID?) async throws -> Run? {
-        try await perform("read run \(id)") {
+        try await perform("read run \(id)") { [self] in
             try await client.withConnection { connection in
                 if let tenant {
                     return try await Self.fetch(connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)", logger: logger).first
@@ -106,7 +144,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func runs(matching query: RunQuery) async throws -> [Run] {
-        try await perform("list runs") {
+        try await perform("list runs") { [self] in
             try await client.withConnection { connection in
                 try await Self.fetch(
                     connection,
@@ -120,7 +158,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
-        try await perform("claim runs") {
+        try await perform("claim runs") { [self] in
             try await client.withTransaction(logger: logger) { connection -> [Run] in
                 let due: PostgresQuery
                 switch kind {
@@ -145,7 +183,7 @@ public final class PostgresRunStore: RunStore {
 
     public func save(_ updates: [RunUpdate]) async throws -> [Bool] {
         guard !updates.isEmpty else { return [] }
-        return try await perform("save \(updates.count) run updates") {
+        return try await perform("save \(updates.count) run updates") { [self] in
             try await client.withTransaction(logger: logger) { connection -> [Bool] in
                 var results: [Bool] = []
                 for update in updates { results.append(try await Self.write(update, connection, logger: logger)) }
@@ -155,7 +193,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
-        try await perform("request cancellation of run \(id)") {
+        try await perform("request cancellation of run \(id)") { [self] in
             try await client.withTransaction(logger: logger) { connection -> Run? in
                 guard var run = try await Self.fetch(
                     connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue) FOR UPDATE", logger: logger
@@ -177,7 +215,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func events(of id: RunID) async throws -> [RunEvent] {
-        try await perform("read events of run \(id)") {
+        try await perform("read events of run \(id)") { [self] in
             let rows = try await client.query(
                 "SELECT id, run_id, from_status, to_status, at, actor, kind, details::text FROM ai_run_events WHERE run_id = \(id.rawValue) ORDER BY id",
                 logger: logger)
@@ -195,7 +233,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func summary() async throws -> RunSummary {
-        try await perform("summarize runs") {
+        try await perform("summarize runs") { [self] in
             var counts: [String: Int] = [:]
             for try await (status, count) in try await client.query(
                 "SELECT status, count(*) FROM ai_runs GROUP BY status", logger: logger
@@ -222,7 +260,7 @@ public final class PostgresRunStore: RunStore {
 
     public func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int {
         guard !ids.isEmpty else { return 0 }
-        return try await perform("renew \(ids.count) leases") {
+        return try await perform("renew \(ids.count) leases") { [self] in
             let rows = try await client.query(
                 """
                 UPDATE ai_runs SET lease_expires_at = \(until),
@@ -234,7 +272,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
-        try await perform("read recent run times") {
+        try await perform("read recent run times") { [self] in
             var durations: [Double] = []
             for try await seconds in try await client.query(
                 """
@@ -251,7 +289,7 @@ public final class PostgresRunStore: RunStore {
     }
 
     public func nextDueDate() async throws -> Date? {
-        try await perform("find the next due time") {
+        try await perform("find the next due time") { [self] in
             var due: Date?
             for try await value in try await client.query(
                 """
@@ -271,9 +309,15 @@ public final class PostgresRunStore: RunStore {
     }
 
     /// Runs database work and names what failed, without SQL or data in the message.
-    private func perform<T>(_ what: String, _ work: () async throws -> T) async throws -> T {
+    /// Runs `work` against the current pool within ``operationTimeout``, with errors named.
+    private func perform<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        let current = client
         do {
-            return try await work()
+            guard let value = try await Self.within(operationTimeout, work) else {
+                replace(current)
+                throw KilnError(.database, "could not \(what): PostgreSQL did not answer within \(operationTimeout); reconnecting")
+            }
+            return value
         } catch let error as KilnError {
             throw error
         } catch let error as PSQLError {
@@ -287,8 +331,45 @@ public final class PostgresRunStore: RunStore {
 }
 
 extension PostgresRunStore {
+    /// `work`'s result, or nil when `timeout` passes first. A structured race would wait for
+    /// a timed-out `work` to end, and work stuck on a wedged connection may never end; so
+    /// `work` runs in its own task, is cancelled on timeout, and is not waited for.
+    static func within<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T? {
+        let worker = Task { try await work() }
+        let first = FirstOnce()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T?, any Error>) in
+                let timer = Task {
+                    try? await Task.sleep(for: timeout)
+                    if first.claim() {
+                        worker.cancel()
+                        continuation.resume(returning: nil)
+                    }
+                }
+                Task {
+                    let result = await worker.result
+                    timer.cancel()
+                    if first.claim() { continuation.resume(with: result.map { Optional($0) }) }
+                }
+            }
+        } onCancel: {
+            worker.cancel()
+        }
+    }
+
     /// Runs one SQL statement outside Kiln's own paths: for tests that act as another app.
     public func executeForTests(_ sql: String) async throws {
         try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    }
+}
+
+/// True for the first caller only.
+private final class FirstOnce: Sendable {
+    private let taken = Mutex(false)
+    func claim() -> Bool {
+        taken.withLock { taken in
+            defer { taken = true }
+            return !taken
+        }
     }
 }

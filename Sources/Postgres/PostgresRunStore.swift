@@ -340,7 +340,11 @@ extension PostgresRunStore {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T?, any Error>) in
                 let timer = Task {
-                    try? await Task.sleep(for: timeout)
+                    do {
+                        try await Task.sleep(for: timeout)
+                    } catch {
+                        return  // cancelled: the work finished first
+                    }
                     if first.claim() {
                         worker.cancel()
                         continuation.resume(returning: nil)
@@ -348,8 +352,8 @@ extension PostgresRunStore {
                 }
                 Task {
                     let result = await worker.result
-                    timer.cancel()
                     if first.claim() { continuation.resume(with: result.map { Optional($0) }) }
+                    timer.cancel()
                 }
             }
         } onCancel: {

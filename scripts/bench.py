@@ -467,7 +467,8 @@ def main():
 
     kiln_env, policy = {}, "{}"
     if args.completion_window:
-        policy = json.dumps({"completion_window": args.completion_window})
+        # The window is provider time the schedule does not scale; the deadline must cover it.
+        policy = json.dumps({"completion_window": args.completion_window, "deadline_seconds": 8 * 3600})
     if "kiln" in systems:
         database = out / "kiln.sqlite"
         for suffix in ("", "-wal", "-shm"):

@@ -7,18 +7,13 @@ import Synchronization
 /// re-established after a pause; executors never depend on a notification arriving (they
 /// also poll the table), so a gap costs latency, not correctness.
 final class NotificationListener: Sendable {
+    private let pool: ReplaceablePool
     private let logger: Logger
     private let state = Mutex<(task: Task<Void, Never>?, continuations: [AsyncStream<Void>.Continuation])>((nil, []))
-    private let currentClient = Mutex<(@Sendable () -> PostgresClient?)?>(nil)
 
-    init(logger: Logger) {
+    init(pool: ReplaceablePool, logger: Logger) {
+        self.pool = pool
         self.logger = logger
-    }
-
-    /// Where to find the store's current pool (it may be replaced).
-    var client: (@Sendable () -> PostgresClient?)? {
-        get { currentClient.withLock { $0 } }
-        set { currentClient.withLock { $0 = newValue } }
     }
 
     func stream() -> AsyncStream<Void> {
@@ -40,9 +35,8 @@ final class NotificationListener: Sendable {
 
     private func listen() async {
         while !Task.isCancelled {
-            guard let client = client?() ?? nil else { return }
             do {
-                try await client.withConnection { connection in
+                try await pool.client.withConnection { connection in
                     try await connection.listen(on: "kiln_runs") { notifications in
                         for try await _ in notifications {
                             let continuations = state.withLock { $0.continuations }

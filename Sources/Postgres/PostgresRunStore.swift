@@ -3,7 +3,6 @@ import KilnDomain
 import Logging
 import NIOPosix
 import PostgresNIO
-import Synchronization
 
 /// The shared store: `ai_runs` on PostgreSQL, for many executors on many machines.
 ///
@@ -15,67 +14,36 @@ import Synchronization
 public final class PostgresRunStore: RunStore {
     let logger: Logger
     private let location: PostgresURL
-    private let configuration: PostgresClient.Configuration
-    private let backgroundLogger: Logger
-    private let pool: Mutex<(client: PostgresClient, runTask: Task<Void, Never>)>
+    private let pool: ReplaceablePool
     private let notifications: NotificationListener
 
-    /// How long one operation may wait for the database before the pool is replaced (30 s
-    /// by default). After a server restart a `PostgresClient` was once seen to stop handing
-    /// out connections for good (only its `LISTEN` connection came back; every query
-    /// waited); a bounded wait and a fresh pool turn that into one failed pass that the
-    /// worker loop retries.
-    let operationTimeout: Duration
-
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
+    /// An operation that waits longer than `operationTimeout` fails and the pool is replaced
+    /// (``ReplaceablePool``).
     public init(
         url: String, maxConnections: Int = 10, operationTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "kiln.postgres")
     ) throws {
         let location = try PostgresURL(url)
-        self.operationTimeout = operationTimeout
         self.location = location
         var configuration = location.clientConfiguration
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = .seconds(5)
-        var background = logger
-        background.logLevel = max(logger.logLevel, .error)  // pool chatter is not an operator's business
-        self.configuration = configuration
-        self.backgroundLogger = background
         self.logger = logger
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        pool = Mutex((client, Task { await client.run() }))
-        notifications = NotificationListener(logger: logger)
-        notifications.client = { [weak self] in self?.client }
+        pool = ReplaceablePool(configuration: configuration, operationTimeout: operationTimeout, logger: logger)
+        notifications = NotificationListener(pool: pool, logger: logger)
     }
 
     deinit {
-        pool.withLock { $0.runTask.cancel() }
         notifications.stop()
     }
 
     /// The current connection pool.
-    var client: PostgresClient { pool.withLock { $0.client } }
+    var client: PostgresClient { pool.client }
 
     /// Closes the pool.
     public func shutdown() {
         notifications.stop()
-        pool.withLock { $0.runTask.cancel() }
-    }
-
-    /// Replaces `stale` with a new pool (unless another caller already did) and closes it,
-    /// which fails whatever still waits on it.
-    private func replace(_ stale: PostgresClient) {
-        let closing = pool.withLock { pool -> Task<Void, Never>? in
-            guard pool.client === stale else { return nil }
-            let fresh = PostgresClient(configuration: configuration, backgroundLogger: backgroundLogger)
-            let old = pool.runTask
-            pool = (fresh, Task { await fresh.run() })
-            return old
-        }
-        if let closing {
-            logger.warning("PostgreSQL did not answer in time; replaced the connection pool")
-            closing.cancel()
-        }
+        pool.shutdown()
     }
 
     public func migrate() async throws {
@@ -308,14 +276,12 @@ public final class PostgresRunStore: RunStore {
         notifications.stream()
     }
 
-    /// Runs database work and names what failed, without SQL or data in the message.
-    /// Runs `work` against the current pool within ``operationTimeout``, with errors named.
+    /// Runs database work within the pool's operation timeout and names what failed, without
+    /// SQL or data in the message.
     private func perform<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        let current = client
         do {
-            guard let value = try await Self.within(operationTimeout, work) else {
-                replace(current)
-                throw KilnError(.database, "could not \(what): PostgreSQL did not answer within \(operationTimeout); reconnecting")
+            guard let value = try await pool.bounded(work) else {
+                throw KilnError(.database, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
             }
             return value
         } catch let error as KilnError {
@@ -331,49 +297,8 @@ public final class PostgresRunStore: RunStore {
 }
 
 extension PostgresRunStore {
-    /// `work`'s result, or nil when `timeout` passes first. A structured race would wait for
-    /// a timed-out `work` to end, and work stuck on a wedged connection may never end; so
-    /// `work` runs in its own task, is cancelled on timeout, and is not waited for.
-    static func within<T: Sendable>(_ timeout: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T? {
-        let worker = Task { try await work() }
-        let first = FirstOnce()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T?, any Error>) in
-                let timer = Task {
-                    do {
-                        try await Task.sleep(for: timeout)
-                    } catch {
-                        return  // cancelled: the work finished first
-                    }
-                    if first.claim() {
-                        worker.cancel()
-                        continuation.resume(returning: nil)
-                    }
-                }
-                Task {
-                    let result = await worker.result
-                    if first.claim() { continuation.resume(with: result.map { Optional($0) }) }
-                    timer.cancel()
-                }
-            }
-        } onCancel: {
-            worker.cancel()
-        }
-    }
-
     /// Runs one SQL statement outside Kiln's own paths: for tests that act as another app.
     public func executeForTests(_ sql: String) async throws {
         try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-    }
-}
-
-/// True for the first caller only.
-private final class FirstOnce: Sendable {
-    private let taken = Mutex(false)
-    func claim() -> Bool {
-        taken.withLock { taken in
-            defer { taken = true }
-            return !taken
-        }
     }
 }

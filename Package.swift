@@ -153,8 +153,8 @@ let package = Package(
         .testTarget(
             name: "KilnWorkerTests",
             dependencies: [
-                "KilnDomain", "KilnSQLite", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
+                "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/WorkerTests",
             swiftSettings: strict

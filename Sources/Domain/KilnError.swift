@@ -12,6 +12,9 @@ public struct KilnError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound = "not_found"
         case invalidConfiguration = "invalid_configuration"
         case database = "database_error"
+        /// The database did not answer (busy or locked past the timeout, full, read-only,
+        /// unreachable): the same call may succeed later, and a worker tries its writes again.
+        case databaseUnavailable = "database_unavailable"
         case provider = "provider_error"
         case conflict = "conflict"
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Where runs live: the `ai_runs` and `ai_run_events` tables of one database.
 ///
@@ -59,9 +60,10 @@ extension RunStore {
 
     /// Writes one guarded update even when the calling task is cancelled (a shutdown past
     /// its grace period): giving a lease back must not be lost to the cancellation that
-    /// asked for it.
-    public func saveDespiteCancellation(_ update: RunUpdate) async throws -> Bool {
-        try await Task { try await self.save(update) }.value
+    /// asked for it. A database that does not answer is tried again for a few seconds
+    /// (``WriteRetry/shutdown``).
+    public func saveDespiteCancellation(_ update: RunUpdate, logger: Logger) async throws -> Bool {
+        try await Task { try await self.saveRetrying(update, retry: .shutdown, logger: logger) }.value
     }
 
     /// Writes one guarded update; false when another process moved the run first.

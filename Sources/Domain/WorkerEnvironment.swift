@@ -34,6 +34,12 @@ public struct WorkerEnvironment: Sendable {
         try configuration.policy.applying(run.policy)
     }
 
+    /// Writes what the worker learned about a run, trying again while the database does not
+    /// answer (``WriteRetry/worker``); false when another process moved the run first.
+    public func persist(_ update: RunUpdate) async throws -> Bool {
+        try await store.saveRetrying(update, logger: logger)
+    }
+
     /// A logger stamped with the run's ids.
     public func logger(for run: Run) -> Logger {
         var logger = logger
@@ -83,20 +89,26 @@ public final class RunTimeEstimates: Sendable {
     }
 }
 
-/// Keeps the leases of `ids` alive while `body` runs, renewing every third of the lease.
+/// Keeps the leases of `ids` alive while `body` runs, renewing every third of the lease; a
+/// renewal the database did not answer is tried again after a second (or sooner, for short
+/// leases), not a third of a lease later.
 public func withLeaseRenewal<T: Sendable>(
     store: any RunStore, ids: [RunID], owner: String, leaseSeconds: Double, logger: Logger,
     _ body: @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
+            let interval = leaseSeconds / 3
+            var pause = interval
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int(leaseSeconds * 1000 / 3)))
+                try? await Task.sleep(for: .milliseconds(Int(pause * 1000)))
                 if Task.isCancelled { break }
                 do {
                     _ = try await store.renewLeases(ids, owner: owner, until: Date().addingTimeInterval(leaseSeconds))
+                    pause = interval
                 } catch {
-                    logger.warning("could not renew leases", metadata: [LogKey.error: "\(error)"])
+                    pause = min(interval, 1)
+                    logger.warning("could not renew leases; retrying", metadata: [LogKey.error: "\(error)", "retry_in_seconds": "\(pause)"])
                 }
             }
             return nil

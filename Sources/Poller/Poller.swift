@@ -31,7 +31,7 @@ public struct Poller: Sendable {
             store: environment.store, ids: claimed.map(\.id), owner: environment.owner,
             leaseSeconds: settings.leaseSeconds, logger: environment.logger
         ) {
-            try await forEachConcurrently(claimed, limit: settings.concurrency) { run in try await self.poll(run) }
+            try await forEachToTheEnd(claimed, limit: settings.concurrency) { run in try await self.poll(run) }
         }
         for outcome in outcomes { result.record(outcome) }
         return result
@@ -45,7 +45,7 @@ public struct Poller: Sendable {
         }
         if Task.isShuttingDownGracefully || Task.isCancelled {
             guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
-            return try await environment.store.saveDespiteCancellation(update) ? .released : .lostLease
+            return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
         }
         let logger = environment.logger(for: run)
         let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
@@ -108,6 +108,6 @@ public struct Poller: Sendable {
 
     private func save(_ transition: RunTransition, on run: Run, outcome: PollOutcome) async throws -> PollOutcome {
         guard let update = RunUpdate.make(transition, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
-        return try await environment.store.save(update) ? outcome : .lostLease
+        return try await environment.persist(update) ? outcome : .lostLease
     }
 }

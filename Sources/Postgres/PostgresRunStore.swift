@@ -281,17 +281,22 @@ public final class PostgresRunStore: RunStore {
     private func perform<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             guard let value = try await pool.bounded(work) else {
-                throw KilnError(.database, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
+                throw KilnError(
+                    .databaseUnavailable, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
             }
             return value
         } catch let error as KilnError {
             throw error
         } catch let error as PSQLError {
             let message = error.serverInfo?[.message] ?? "\(error.code)"
-            let state = error.serverInfo?[.sqlState].map { " \($0)" } ?? ""
-            throw KilnError(.database, "could not \(what): PostgreSQL\(state): \(message)")
+            let state = error.serverInfo?[.sqlState]
+            let code: KilnError.Code = SQLState.isTransient(state) ? .databaseUnavailable : .database
+            throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
+        } catch let error as PostgresDecodingError {
+            throw KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
         } catch {
-            throw KilnError(.database, "could not \(what): \(String(describing: error).prefix(200))")
+            // Not the server's answer: the connection closed, failed or timed out.
+            throw KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
         }
     }
 }

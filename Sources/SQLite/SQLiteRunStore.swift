@@ -285,10 +285,18 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    /// Errors that say the database did not answer this time (locked past the busy timeout,
+    /// full, read-only, an I/O error), not that the request was wrong.
+    static let transientCodes: [ResultCode] = [
+        .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL,
+        .SQLITE_NOMEM,
+    ]
+
     /// A database error as a ``KilnError``: SQLite's own message, never the SQL or its arguments.
     static func translate(_ error: any Error, doing what: String) -> KilnError {
         if let error = error as? DatabaseError {
-            return KilnError(.database, "could not \(what): SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
+            let code: KilnError.Code = transientCodes.contains(error.resultCode) ? .databaseUnavailable : .database
+            return KilnError(code, "could not \(what): SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
         }
         return KilnError(.database, "could not \(what): \(error)")
     }

@@ -29,8 +29,8 @@ public struct Submitter: Sendable {
         // Runs a dead process left in `submitting`.
         let abandoned = try await store.claim(
             .abandonedSubmission, owner: owner, limit: settings.batchSize, leaseUntil: leaseUntil, now: dueBy ?? now)
-        for run in abandoned {
-            result.record(try await recover(run, now: now))
+        for outcome in try await forEachToTheEnd(abandoned, limit: settings.concurrency, { run in try await self.recover(run, now: now) }) {
+            result.record(outcome)
         }
 
         let claimed = try await store.claim(
@@ -41,7 +41,7 @@ public struct Submitter: Sendable {
             store: store, ids: claimed.map(\.id), owner: owner, leaseSeconds: settings.leaseSeconds,
             logger: environment.logger
         ) {
-            try await forEachConcurrently(claimed, limit: settings.concurrency) { run in try await self.submit(run) }
+            try await forEachToTheEnd(claimed, limit: settings.concurrency) { run in try await self.submit(run) }
         }
         for outcome in outcomes { result.record(outcome) }
         return result
@@ -52,7 +52,7 @@ public struct Submitter: Sendable {
         let logger = environment.logger(for: run)
         if Task.isShuttingDownGracefully || Task.isCancelled {
             guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
-            return try await environment.store.saveDespiteCancellation(update) ? .released : .lostLease
+            return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
         }
         if run.cancelRequestedAt != nil {
             return try await save(.cancelBeforeSubmission, on: run, now: Date(), outcome: .cancelled)
@@ -78,7 +78,7 @@ public struct Submitter: Sendable {
 
         // The send mark: committed before the request leaves.
         guard let marked = RunUpdate.make(.markSend(promptVersion: promptVersion), on: run, at: Date(), actor: environment.owner),
-            try await environment.store.save(marked)
+            try await environment.persist(marked)
         else { return .lostLease }
         let sending = marked.run
         let request = ProviderRequest(
@@ -149,7 +149,7 @@ public struct Submitter: Sendable {
             return .lostLease
         }
         update.event?.kind = "possible_duplicate"
-        return try await environment.store.save(update) ? outcome : .lostLease
+        return try await environment.persist(update) ? outcome : .lostLease
     }
 
     /// A run found in `submitting` after its owner's lease expired.
@@ -163,6 +163,6 @@ public struct Submitter: Sendable {
 
     private func save(_ transition: RunTransition, on run: Run, now: Date, outcome: SubmitOutcome) async throws -> SubmitOutcome {
         guard let update = RunUpdate.make(transition, on: run, at: now, actor: environment.owner) else { return .lostLease }
-        return try await environment.store.save(update) ? outcome : .lostLease
+        return try await environment.persist(update) ? outcome : .lostLease
     }
 }

@@ -10,25 +10,6 @@ import Testing
 struct DatabaseFaultTests {
     static let input = #"{"text":"A document about the database faults."}"#
 
-    /// Holds an exclusive lock on `path` from another process for `seconds`; returns once it holds it.
-    static func lock(_ path: String, for seconds: Double) async throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
-            import sqlite3, sys, time
-            db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
-            db.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            time.sleep(float(sys.argv[2]))
-            db.execute("COMMIT")
-            """, path, String(seconds)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        _ = try await offThePool { pipe.fileHandleForReading.availableData }  // "locked"
-        return process
-    }
-
     /// A small tmpfs of the test's own, so the disk can really fill up and really turn read-only.
     struct SmallDisk {
         let path: String
@@ -96,12 +77,12 @@ struct DatabaseFaultTests {
             #expect(try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", Self.input]).status == 0)
             let worker = try kiln.start(["work"], environment: Self.environment(base), log: "work.log")
             // A short lock: the writer waits (busy timeout 10 s) and goes through.
-            let short = try await Self.lock(kiln.databasePath, for: 2)
+            let short = try await DatabaseLocks.sqlite(kiln.databasePath, for: 2)
             let waited = try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", Self.input])
             #expect(waited.status == 0, "\(waited.stderr)")
             await short.exited()
             // A lock longer than the busy timeout: one clear line, a non-zero exit, nothing written.
-            let long = try await Self.lock(kiln.databasePath, for: 12)
+            let long = try await DatabaseLocks.sqlite(kiln.databasePath, for: 12)
             let refused = try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", Self.input])
             await long.exited()
             #expect(refused.status != 0)

@@ -12,3 +12,11 @@ extension SQLiteRunStore {
         }
     }
 }
+
+extension SQLiteRunStore {
+    /// Runs SQL outside Kiln, as an operator or another application would.
+    func execute(_ sql: String) async throws {
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in try db.execute(sql: sql) }
+    }
+}

@@ -1,0 +1,12 @@
+/// PostgreSQL's SQLSTATE codes, as far as Kiln tells them apart.
+enum SQLState {
+    /// Whether a failure with this SQLSTATE says the server did not answer this time rather
+    /// than that the statement was wrong: no server answer at all (nil), connection
+    /// exceptions (08), rollbacks for serialization or deadlock (40), insufficient resources
+    /// (53), operator intervention such as a shutdown or a cancelled statement (57), system
+    /// errors (58).
+    static func isTransient(_ sqlState: String?) -> Bool {
+        guard let sqlState else { return true }
+        return ["08", "40", "53", "57", "58"].contains(String(sqlState.prefix(2)))
+    }
+}

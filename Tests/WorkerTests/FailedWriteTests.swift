@@ -1,0 +1,178 @@
+import Foundation
+import KilnDomain
+import KilnPoller
+import KilnPostgres
+import KilnProvider
+import KilnSQLite
+import KilnSubmitter
+import KilnTestSupport
+import Logging
+import Synchronization
+import Testing
+
+/// A write the database refuses for a while (a lock held past the busy timeout, a row lock
+/// past PostgreSQL's operation timeout) right after the provider answered: the worker keeps
+/// what it learned and writes it when the database answers, in the same pass. The run never
+/// waits for the worker's own lease, an accepted create is never sent again, and the run
+/// gets one terminal event.
+@Suite("A write that fails on a busy database", .serialized)
+struct FailedWriteTests {
+    /// Runs `lock` once, the first time it is called.
+    final class Once: Sendable {
+        private let done = Mutex(false)
+        private let body: @Sendable () async throws -> Void
+        init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+        func callAsFunction() async throws {
+            guard done.withLock({ done in defer { done = true }; return !done }) else { return }
+            try await body()
+        }
+    }
+
+    static let quiet: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Waits (at most 10 s) until the provider has finished `run`'s response.
+    static func waitForProvider(_ h: Harness, _ run: Run) async throws {
+        let stored = try await h.run(run.id)
+        let responseID = try #require(stored.responseID)
+        for _ in 0..<500 where h.simulator.finishTime(ofResponse: responseID.rawValue) == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// The result of `body`, error or not (so the HTTP client is shut down either way).
+    static func settle<T: Sendable>(_ body: () async throws -> T) async -> Result<T, any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func environment(_ h: Harness, store: any RunStore, client: any ResponsesClient) -> WorkerEnvironment {
+        WorkerEnvironment(store: store, client: client, configuration: h.configuration, owner: "test:1", logger: quiet)
+    }
+
+    @Test func aFinalizingWriteRefusedByALockedSQLiteFileIsWrittenWhenTheLockGoes() async throws {
+        try await Harness.with { h in
+            let impatient = try SQLiteRunStore(path: h.path, busyTimeout: 0.2)
+            let run = try await h.enqueue("Finalized under a lock [sim:queue=0] [sim:generation=0.05]")
+            let (plain, client) = h.environment(store: impatient)
+            #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
+            try await Self.waitForProvider(h, run)
+
+            // Right after the retrieve answers, another process holds the file for 1.5 s.
+            let path = h.path
+            let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
+            let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
+            let outcome = await Self.settle {
+                try await Poller(environment: Self.environment(h, store: impatient, client: hooked))
+                    .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
+            }
+            try await client.shutdown()
+            let pass = try outcome.get()
+
+            #expect(pass.finalized["completed"] == 1, "finalized in the same pass, not after the lease: \(pass)")
+            let stored = try await h.run(run.id)
+            #expect(stored.status == .completed)
+            #expect(stored.output?.text == h.providerText(run.id))
+            let events = try await h.store.events(of: run.id)
+            #expect(events.filter { $0.toStatus.isTerminal }.count == 1)
+            #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1)
+        }
+    }
+
+    @Test func anAcceptRefusedByALockedSQLiteFileIsWrittenWithoutASecondCreate() async throws {
+        try await Harness.with { h in
+            let impatient = try SQLiteRunStore(path: h.path, busyTimeout: 0.2)
+            let run = try await h.enqueue("Accepted under a lock")
+            let (_, client) = h.environment(store: impatient)
+            let path = h.path
+            let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
+            let hooked = HookedClient(base: client, afterCreate: { _, _ in try await lock() })
+            let environment = Self.environment(h, store: impatient, client: hooked)
+            let outcome = await Self.settle { try await Submitter(environment: environment).runOnce(now: Date()) }
+            try await client.shutdown()
+            let pass = try outcome.get()
+
+            #expect(pass.accepted == 1 && pass.possibleDuplicates == 0, "\(pass)")
+            let accepted = try await h.run(run.id)
+            #expect(accepted.status == .inProgress)
+            #expect(accepted.responseID?.rawValue == h.providerRecord(run.id)?["id"] as? String)
+            try await h.drain()
+            #expect(try await h.run(run.id).status == .completed)
+            #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1, "one create")
+            let kinds = try await h.store.events(of: run.id).map(\.kind)
+            #expect(!kinds.contains("possible_duplicate"), "\(kinds)")
+            #expect(kinds.filter { $0 == "accepted" }.count == 1, "\(kinds)")
+        }
+    }
+
+    @Test func aFinalizingWriteBlockedByAPostgreSQLRowLockIsWrittenWhenTheLockGoes() async throws {
+        try await Harness.with { h in
+            let url = try await TestPostgres.freshDatabase()
+            let store = try PostgresRunStore(url: url, operationTimeout: .seconds(1), logger: Self.quiet)
+            try await store.migrate()
+            let service = RunService(store: store, policyDefaults: h.configuration.policy, actor: "test-app")
+            let run = try await service.enqueue(
+                .init(feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Locked row [sim:queue=0] [sim:generation=0.05]"])
+            ).run
+            let (plain, client) = h.environment(store: store)
+            #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
+            let responseID = try #require(try await store.run(run.id, tenant: nil)?.responseID)
+            for _ in 0..<500 where h.simulator.finishTime(ofResponse: responseID.rawValue) == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+
+            // After the retrieve, another session holds the run's row for 3 s: three times
+            // the operation timeout, so the first write times out and the pool is replaced.
+            let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 3) }
+            let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
+            let outcome = await Self.settle {
+                try await Poller(environment: Self.environment(h, store: store, client: hooked))
+                    .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
+            }
+            try await client.shutdown()
+            let pass = try outcome.get()
+
+            #expect(pass.finalized["completed"] == 1, "finalized in the same pass, not after the lease: \(pass)")
+            let stored = try #require(try await store.run(run.id, tenant: nil))
+            #expect(stored.status == .completed)
+            let events = try await store.events(of: run.id)
+            #expect(events.filter { $0.toStatus.isTerminal }.count == 1, "\(events.map(\.kind))")
+            #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1)
+            store.shutdown()
+        }
+    }
+
+    /// One run's write fails for good (a trigger refuses it) while another run's create is
+    /// still in flight: the other run is accepted, not cancelled into an ambiguous send.
+    @Test func oneRunsFailedWriteDoesNotAbandonTheOtherCreatesOfItsBatch() async throws {
+        try await Harness.with { h in
+            let refused = try await h.enqueue("Its accept is refused")
+            let slow = try await h.enqueue("Its answer is slow")
+            try await h.store.execute(
+                """
+                CREATE TRIGGER refuse_accept BEFORE UPDATE OF status ON ai_runs
+                WHEN NEW.id = '\(refused.id.rawValue)' AND NEW.status = 'in_progress'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+            let (_, client) = h.environment()
+            let slowID = slow.id.rawValue
+            let hooked = HookedClient(base: client, afterCreate: { request, _ in
+                if request.metadata["kiln_run_id"] == slowID { try await Task.sleep(for: .milliseconds(500)) }
+            })
+            await #expect(throws: KilnError.self) {
+                _ = try await Submitter(environment: Self.environment(h, store: h.store, client: hooked)).runOnce(now: Date())
+            }
+            try await client.shutdown()
+            let other = try await h.run(slow.id)
+            #expect(other.status == .inProgress, "the slow create was recorded")
+            #expect(!(try await h.store.events(of: slow.id).map(\.kind).contains("possible_duplicate")))
+            #expect(h.simulator.responses(ofRun: slowID).count == 1)
+        }
+    }
+}

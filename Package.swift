@@ -3,9 +3,11 @@ import PackageDescription
 
 /// Kiln: runs an application's long AI generations in background mode, from a run table.
 ///
-/// Module map (see README "Layout"): `KilnDomain` has no storage or HTTP dependency; every
-/// backend, the provider client and the simulator are modules of their own; `kiln` (KilnCLI)
-/// is the only place that reads files and the environment.
+/// Module map (see README "Layout"): `KilnDomain` (the run, its rules and decisions) depends on
+/// nothing; `KilnWorker` is the runtime the submitter and poller share (the loop, leases, the
+/// request budget, write retries, time and chance); every backend, the provider client and
+/// the simulator are modules of their own; `kiln` (KilnCLI) is the only place that reads
+/// files and the environment.
 /// Swift 6 language mode everywhere. Warnings in Kiln's own code fail `scripts/test` (it reads
 /// the build log), which catches GRDB's trap: a closure that captures a mutable value silently
 /// picks the blocking `write` overload, and the only sign is a "no async operations" warning.
@@ -17,6 +19,7 @@ let package = Package(
     products: [
         .executable(name: "kiln", targets: ["KilnCLI"]),
         .library(name: "KilnDomain", targets: ["KilnDomain"]),
+        .library(name: "KilnWorker", targets: ["KilnWorker"]),
         .library(name: "KilnSQLite", targets: ["KilnSQLite"]),
         .library(name: "KilnPostgres", targets: ["KilnPostgres"]),
         .library(name: "KilnProvider", targets: ["KilnProvider"]),
@@ -38,11 +41,17 @@ let package = Package(
     targets: [
         .target(
             name: "KilnDomain",
+            path: "Sources/Domain",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnWorker",
             dependencies: [
+                "KilnDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Domain",
+            path: "Sources/Worker",
             swiftSettings: strict
         ),
         .target(
@@ -58,6 +67,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Postgres",
             swiftSettings: strict
@@ -89,7 +99,7 @@ let package = Package(
         .target(
             name: "KilnSubmitter",
             dependencies: [
-                "KilnDomain",
+                "KilnDomain", "KilnWorker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -99,7 +109,7 @@ let package = Package(
         .target(
             name: "KilnPoller",
             dependencies: [
-                "KilnDomain",
+                "KilnDomain", "KilnWorker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -109,8 +119,8 @@ let package = Package(
         .executableTarget(
             name: "KilnCLI",
             dependencies: [
-                "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnDomain", "KilnWorker", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter",
+                "KilnPoller", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -153,8 +163,8 @@ let package = Package(
         .testTarget(
             name: "KilnWorkerTests",
             dependencies: [
-                "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter", "KilnPoller",
-                "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "KilnDomain", "KilnWorker", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter",
+                "KilnPoller", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/WorkerTests",
             swiftSettings: strict

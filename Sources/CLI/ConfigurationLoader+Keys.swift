@@ -5,39 +5,77 @@ extension ConfigurationLoader {
     /// structs of ``KilnConfiguration``.
     static let keys: [Key] = [
         Key(name: "policy.model", help: "default model") { $0.policy.model = try Parse.string($1) },
-        Key(name: "policy.max_output_tokens", help: "default max_output_tokens sent to the provider") { $0.policy.maxOutputTokens = try Parse.int($1) },
-        Key(name: "policy.max_output_chars", help: "output longer than this is cut and the cut recorded") { $0.policy.maxOutputChars = try Parse.int($1) },
-        Key(name: "policy.requires_review", help: "completed runs get review_state = pending") { $0.policy.requiresReview = try Parse.bool($1) },
-        Key(name: "policy.deadline_seconds", help: "from created_at; then cancelled at the provider and timed_out") { $0.policy.deadlineSeconds = try Parse.int($1) },
-        Key(name: "policy.max_attempts", help: "provider submissions before a retryable error fails the run") { $0.policy.maxAttempts = try Parse.int($1) },
+        Key(name: "policy.max_output_tokens", help: "default max_output_tokens sent to the provider") {
+            $0.policy.maxOutputTokens = try Parse.int($1)
+        },
+        Key(name: "policy.max_output_chars", help: "output longer than this is cut and the cut recorded") {
+            $0.policy.maxOutputChars = try Parse.int($1)
+        },
+        Key(name: "policy.requires_review", help: "completed runs get review_state = pending") {
+            $0.policy.requiresReview = try Parse.bool($1)
+        },
+        Key(name: "policy.deadline_seconds", help: "from created_at; then cancelled at the provider and timed_out") {
+            $0.policy.deadlineSeconds = try Parse.int($1)
+        },
+        Key(name: "policy.max_attempts", help: "provider submissions before a retryable error fails the run") {
+            $0.policy.maxAttempts = try Parse.int($1)
+        },
         Key(name: "policy.completion_window", help: "soonest, 2h or 8h; null sends none") { c, v in
             c.policy.completionWindow = v == .null ? nil : try Parse.choice(v, RunPolicy.CompletionWindow.self)
         },
-        Key(name: "limits.max_input_chars", help: "largest document text accepted at enqueue") { $0.limits.maxInputChars = try Parse.int($1) },
+        Key(name: "limits.max_input_chars", help: "largest document text accepted at enqueue") {
+            $0.limits.maxInputChars = try Parse.int($1)
+        },
         Key(name: "provider.base_url", help: "Responses API base URL, up to /v1") { $0.provider.baseURL = try Parse.string($1) },
-        Key(name: "provider.auth", help: "bearer (Authorization header) or azure-api-key (api-key header)") { $0.provider.auth = try Parse.choice($1, ProviderSettings.Auth.self) },
+        Key(name: "provider.auth", help: "bearer (Authorization header) or azure-api-key (api-key header)") {
+            $0.provider.auth = try Parse.choice($1, ProviderSettings.Auth.self)
+        },
         Key(name: "provider.organization", help: "OpenAI-Organization header") { $0.provider.organization = try Parse.optionalString($1) },
         Key(name: "provider.project", help: "OpenAI-Project header") { $0.provider.project = try Parse.optionalString($1) },
-        Key(name: "provider.api_key_file", help: "read the API key from this file instead of OPENAI_API_KEY") { $0.provider.apiKeyFile = try Parse.optionalString($1) },
-        Key(name: "provider.connect_timeout_seconds", help: "TCP/TLS connect timeout") { $0.provider.connectTimeoutSeconds = try Parse.double($1) },
-        Key(name: "provider.request_timeout_seconds", help: "timeout of one provider call") { $0.provider.requestTimeoutSeconds = try Parse.double($1) },
-        Key(name: "provider.max_connections", help: "HTTP connections kept to the provider") { $0.provider.maxConnections = try Parse.int($1) },
+        Key(name: "provider.api_key_file", help: "read the API key from this file instead of OPENAI_API_KEY") {
+            $0.provider.apiKeyFile = try Parse.optionalString($1)
+        },
+        Key(name: "provider.connect_timeout_seconds", help: "TCP/TLS connect timeout") {
+            $0.provider.connectTimeoutSeconds = try Parse.double($1)
+        },
+        Key(name: "provider.request_timeout_seconds", help: "timeout of one provider call") {
+            $0.provider.requestTimeoutSeconds = try Parse.double($1)
+        },
+        Key(name: "provider.max_connections", help: "HTTP connections kept to the provider") {
+            $0.provider.maxConnections = try Parse.int($1)
+        },
         Key(name: "submitter.batch_size", help: "runs claimed per submit pass") { $0.submitter.batchSize = try Parse.int($1) },
         Key(name: "submitter.concurrency", help: "create calls in flight at once") { $0.submitter.concurrency = try Parse.int($1) },
         Key(name: "submitter.lease_seconds", help: "lease on a run being submitted") { $0.submitter.leaseSeconds = try Parse.double($1) },
-        Key(name: "submitter.max_requests_per_second", help: "shared budget of create calls") { $0.submitter.maxRequestsPerSecond = try Parse.double($1) },
-        Key(name: "submitter.retry_base_seconds", help: "first back-off after a retryable error") { $0.submitter.retryBaseSeconds = try Parse.double($1) },
+        Key(name: "submitter.max_requests_per_second", help: "shared budget of create calls") {
+            $0.submitter.maxRequestsPerSecond = try Parse.double($1)
+        },
+        Key(name: "submitter.retry_base_seconds", help: "first back-off after a retryable error") {
+            $0.submitter.retryBaseSeconds = try Parse.double($1)
+        },
         Key(name: "submitter.retry_max_seconds", help: "longest back-off") { $0.submitter.retryMaxSeconds = try Parse.double($1) },
-        Key(name: "submitter.ambiguous_send", help: "resubmit or fail a run whose create may have reached the provider") { $0.submitter.ambiguousSend = try Parse.choice($1, SubmitterSettings.AmbiguousSend.self) },
+        Key(name: "submitter.ambiguous_send", help: "resubmit or fail a run whose create may have reached the provider") {
+            $0.submitter.ambiguousSend = try Parse.choice($1, SubmitterSettings.AmbiguousSend.self)
+        },
         Key(name: "poller.batch_size", help: "runs claimed per poll pass") { $0.poller.batchSize = try Parse.int($1) },
         Key(name: "poller.concurrency", help: "retrieve calls in flight at once") { $0.poller.concurrency = try Parse.int($1) },
         Key(name: "poller.lease_seconds", help: "lease on a run being polled") { $0.poller.leaseSeconds = try Parse.double($1) },
-        Key(name: "poller.initial_delay_seconds", help: "first poll after submission, before anything is learned") { $0.poller.initialDelaySeconds = try Parse.double($1) },
-        Key(name: "poller.min_interval_seconds", help: "shortest time between two polls of a run") { $0.poller.minIntervalSeconds = try Parse.double($1) },
-        Key(name: "poller.max_interval_seconds", help: "longest time between two polls (≤ 300)") { $0.poller.maxIntervalSeconds = try Parse.double($1) },
+        Key(name: "poller.initial_delay_seconds", help: "first poll after submission, before anything is learned") {
+            $0.poller.initialDelaySeconds = try Parse.double($1)
+        },
+        Key(name: "poller.min_interval_seconds", help: "shortest time between two polls of a run") {
+            $0.poller.minIntervalSeconds = try Parse.double($1)
+        },
+        Key(name: "poller.max_interval_seconds", help: "longest time between two polls (≤ 300)") {
+            $0.poller.maxIntervalSeconds = try Parse.double($1)
+        },
         Key(name: "poller.growth", help: "interval growth per poll") { $0.poller.growth = try Parse.double($1) },
         Key(name: "poller.jitter", help: "random spread of each interval, as a share") { $0.poller.jitter = try Parse.double($1) },
-        Key(name: "worker.shutdown_grace_seconds", help: "on SIGTERM, time to finish calls in flight") { $0.worker.shutdownGraceSeconds = try Parse.double($1) },
-        Key(name: "worker.max_idle_seconds", help: "longest sleep of a daemon with nothing due") { $0.worker.maxIdleSeconds = try Parse.double($1) },
+        Key(name: "worker.shutdown_grace_seconds", help: "on SIGTERM, time to finish calls in flight") {
+            $0.worker.shutdownGraceSeconds = try Parse.double($1)
+        },
+        Key(name: "worker.max_idle_seconds", help: "longest sleep of a daemon with nothing due") {
+            $0.worker.maxIdleSeconds = try Parse.double($1)
+        },
     ]
 }

@@ -66,9 +66,12 @@ enum ConfigurationLoader {
         "KILN_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
-    private static func apply(_ name: String, _ value: JSONValue, to configuration: inout KilnConfiguration, from source: String) throws(KilnError) {
+    private static func apply(
+        _ name: String, _ value: JSONValue, to configuration: inout KilnConfiguration, from source: String
+    ) throws(KilnError) {
         guard let key = keys.first(where: { $0.name == name }) else {
-            throw KilnError(.invalidConfiguration, "unknown configuration key \(name.prefix(80)) in \(source); see config/kiln.json for the keys")
+            throw KilnError(
+                .invalidConfiguration, "unknown configuration key \(name.prefix(80)) in \(source); see config/kiln.json for the keys")
         }
         do {
             try key.apply(&configuration, value)
@@ -80,11 +83,14 @@ enum ConfigurationLoader {
 
     private static func applyPrices(_ value: JSONValue, to configuration: inout KilnConfiguration) throws(KilnError) {
         guard let models = value.objectValue else {
-            throw KilnError(.invalidConfiguration, "prices must be an object of model → {input_per_million_micros, output_per_million_micros}")
+            throw KilnError(
+                .invalidConfiguration, "prices must be an object of model → {input_per_million_micros, output_per_million_micros}")
         }
         for (model, entry) in models {
             guard let object = entry.objectValue, Set(object.keys) == ["input_per_million_micros", "output_per_million_micros"] else {
-                throw KilnError(.invalidConfiguration, "prices.\(model.prefix(64)) must be {\"input_per_million_micros\": N, \"output_per_million_micros\": N}")
+                throw KilnError(
+                    .invalidConfiguration,
+                    "prices.\(model.prefix(64)) must be {\"input_per_million_micros\": N, \"output_per_million_micros\": N}")
             }
             let input = try Parse.int(object["input_per_million_micros"]!)
             let output = try Parse.int(object["output_per_million_micros"]!)
@@ -134,7 +140,8 @@ enum Parse {
         return try string(value)
     }
 
-    static func choice<T: RawRepresentable & CaseIterable>(_ value: JSONValue, _ type: T.Type) throws(KilnError) -> T where T.RawValue == String {
+    static func choice<T: RawRepresentable & CaseIterable>(_ value: JSONValue, _ type: T.Type) throws(KilnError) -> T
+    where T.RawValue == String {
         let text = try string(value)
         guard let choice = T(rawValue: text) else {
             let names = T.allCases.map(\.rawValue).joined(separator: ", ")

@@ -31,7 +31,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard (1...10_000).contains(runs) else { throw KilnError(.invalidArgument, "--runs must be in 1...10000, got \(runs)") }
-        guard timeScale >= 1, timeScale <= 1000 else { throw KilnError(.invalidArgument, "--time-scale must be in 1...1000, got \(timeScale)") }
+        guard timeScale >= 1, timeScale <= 1000 else {
+            throw KilnError(.invalidArgument, "--time-scale must be in 1...1000, got \(timeScale)")
+        }
         LogSetup.bootstrapOnce
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw KilnError(.invalidArgument, "--log-level: unknown level \"\(logLevel.prefix(20))\"")

@@ -23,14 +23,19 @@ struct DemoReport {
         }.sorted()
         out.append("")
         if !polls.isEmpty {
-            out.append(String(format: "polls per run         mean %.1f, max %.0f (%d runs sent to the provider)", polls.reduce(0, +) / Double(polls.count), polls.max() ?? 0, polled.count))
+            out.append(
+                String(
+                    format: "polls per run         mean %.1f, max %.0f (%d runs sent to the provider)",
+                    polls.reduce(0, +) / Double(polls.count), polls.max() ?? 0, polled.count))
         }
         if !lags.isEmpty {
             let p50 = lags[lags.count / 2]
             let p99 = lags[min(lags.count - 1, Int(Double(lags.count) * 0.99))]
             out.append(String(format: "provider done → row   p50 %.2f s, p99 %.2f s (real time)", p50, p99))
             if scale != 1 {
-                out.append(String(format: "                      p50 %.1f s, p99 %.1f s in provider time (×%.0f)", p50 * scale, p99 * scale, scale))
+                out.append(
+                    String(format: "                      p50 %.1f s, p99 %.1f s in provider time (×%.0f)", p50 * scale, p99 * scale, scale)
+                )
             }
         }
         let input = runs.compactMap(\.usage).map(\.inputTokens).reduce(0, +)

@@ -3,6 +3,7 @@ import KilnDomain
 import KilnPoller
 import KilnProvider
 import KilnSubmitter
+import KilnWorker
 import Logging
 import ServiceLifecycle
 
@@ -86,9 +87,10 @@ struct DemoRunner {
                 while true {
                     let summary = try await store.summary()
                     let done = summary.counts.filter { RunStatus(rawValue: $0.key)?.isTerminal == true }.values.reduce(0, +)
-                    progress.show(String(
-                        format: "%5.1f s  queued %d · in flight %d · done %d/%d", Date().timeIntervalSince(started),
-                        summary.counts["queued"] ?? 0, summary.inFlight, done, plan.runs))
+                    progress.show(
+                        String(
+                            format: "%5.1f s  queued %d · in flight %d · done %d/%d", Date().timeIntervalSince(started),
+                            summary.counts["queued"] ?? 0, summary.inFlight, done, plan.runs))
                     if done >= plan.runs { break }
                     if Date().timeIntervalSince(started) > timeout {
                         throw KilnError(.conflict, "the demo did not finish within \(Int(timeout)) s (\(done)/\(plan.runs) runs final)")

@@ -44,7 +44,8 @@ enum StoreLocation {
         }
         if location.contains("://") {
             let scheme = location.prefix(while: { $0 != ":" })
-            throw KilnError(.invalidArgument, "--database: unsupported scheme \"\(scheme.prefix(20))\"; give a SQLite file path or a postgres:// URL")
+            throw KilnError(
+                .invalidArgument, "--database: unsupported scheme \"\(scheme.prefix(20))\"; give a SQLite file path or a postgres:// URL")
         }
         let path = location.hasPrefix("sqlite:") ? String(location.dropFirst("sqlite:".count)) : location
         var isDirectory: ObjCBool = false

@@ -165,7 +165,9 @@ struct EventsCommand: AsyncParsableCommand {
             print(try Output.json(events))
         } else {
             for event in events {
-                print("\(Timestamp.format(event.at)) \(event.fromStatus?.rawValue ?? "-") → \(event.toStatus.rawValue) \(event.kind) by \(event.actor) \(event.details.jsonText)")
+                print(
+                    "\(Timestamp.format(event.at)) \(event.fromStatus?.rawValue ?? "-") → \(event.toStatus.rawValue) \(event.kind) by \(event.actor) \(event.details.jsonText)"
+                )
             }
         }
     }

@@ -51,7 +51,8 @@ struct SimulateCommand: AsyncParsableCommand {
         c.slowSeconds = slowSeconds
         c.faultMix = try faults.split(separator: ",").map { name in
             guard let fault = SimulatorFault(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw KilnError(.invalidArgument, "--faults: unknown fault \"\(name.prefix(20))\"; known: 429, 500, 503, drop, slow, truncated")
+                throw KilnError(
+                    .invalidArgument, "--faults: unknown fault \"\(name.prefix(20))\"; known: 429, 500, 503, drop, slow, truncated")
             }
             return fault
         }
@@ -63,7 +64,9 @@ struct SimulateCommand: AsyncParsableCommand {
             throw KilnError(.invalidArgument, "--generation-median must be > 0 and --generation-sigma ≥ 0")
         }
         for (name, share) in [("failed", failedShare), ("incomplete", incompleteShare), ("stuck", stuckShare), ("fault", faultRate)] {
-            guard (0...1).contains(share) else { throw KilnError(.invalidArgument, "--\(name)-\(name == "fault" ? "rate" : "share") must be in 0...1, got \(share)") }
+            guard (0...1).contains(share) else {
+                throw KilnError(.invalidArgument, "--\(name)-\(name == "fault" ? "rate" : "share") must be in 0...1, got \(share)")
+            }
         }
         guard failedShare + incompleteShare + stuckShare <= 1 else {
             throw KilnError(.invalidArgument, "--failed-share + --incomplete-share + --stuck-share must be ≤ 1")

@@ -4,6 +4,7 @@ import KilnDomain
 import KilnPoller
 import KilnProvider
 import KilnSubmitter
+import KilnWorker
 import Logging
 import ServiceLifecycle
 
@@ -17,7 +18,8 @@ struct WorkerOptions: ParsableArguments {
     func logger() throws -> Logger {
         let name = logLevel ?? ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"] ?? "info"
         guard let level = Logger.Level(rawValue: name) else {
-            throw KilnError(.invalidArgument, "--log-level: unknown level \"\(name.prefix(20))\"; use trace, debug, info, notice, warning or error")
+            throw KilnError(
+                .invalidArgument, "--log-level: unknown level \"\(name.prefix(20))\"; use trace, debug, info, notice, warning or error")
         }
         LogSetup.bootstrapOnce
         var logger = Logger(label: "kiln")
@@ -40,7 +42,9 @@ struct WorkerSetup {
         let environmentVariables = ProcessInfo.processInfo.environment
         if let base = environmentVariables["OPENAI_BASE_URL"], !base.isEmpty { configuration.provider.baseURL = base }
         guard configuration.provider.baseURL.hasPrefix("http://") || configuration.provider.baseURL.hasPrefix("https://") else {
-            throw KilnError(.invalidConfiguration, "provider.base_url must start with http:// or https://, got \"\(configuration.provider.baseURL.prefix(80))\"")
+            throw KilnError(
+                .invalidConfiguration,
+                "provider.base_url must start with http:// or https://, got \"\(configuration.provider.baseURL.prefix(80))\"")
         }
         let key = try apiKey(configuration: configuration, environment: environmentVariables)
         let store = try await global.openStore()
@@ -105,26 +109,22 @@ struct WorkerSetup {
             return
         }
         let pollerWakeup = Wakeup()
+        // Shut down in reverse order: the workers first, then the wake-ups, the store last.
         var services: [any Service] = []
+        if let store = environment.store as? any Service { services.append(store) }
         let submitService = submit ? SubmitterService(submitter: submitter, onAccepted: pollerWakeup) : nil
+        // PostgreSQL LISTEN/NOTIFY wakes both at once; the table is still polled as the fallback.
+        if let changes = environment.store.changes() {
+            services.append(ChangeForwarder(changes: changes, wakeups: [submitService?.wakeup, pollerWakeup].compactMap { $0 }))
+        }
         if let submitService { services.append(submitService) }
         if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup)) }
         let grace = environment.configuration.worker.shutdownGraceSeconds
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int(grace * 1000))
-        logger.info("kiln worker started", metadata: ["owner": "\(environment.owner)", "submit": "\(submit)", "poll": "\(poll)"])
-        // PostgreSQL LISTEN/NOTIFY wakes both at once; the table is still polled as the fallback.
-        let submitterWakeup = submitService?.wakeup
-        let forwarding = environment.store.changes().map { changes in
-            Task {
-                for await _ in changes {
-                    submitterWakeup?.signal()
-                    pollerWakeup.signal()
-                }
-            }
-        }
-        defer { forwarding?.cancel() }
+        logger.info(
+            "kiln worker started", metadata: [LogKey.owner: "\(environment.owner)", LogKey.submit: "\(submit)", LogKey.poll: "\(poll)"])
         try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("kiln worker stopped")
     }

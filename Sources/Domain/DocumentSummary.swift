@@ -40,7 +40,8 @@ public struct DocumentSummary: Feature {
             throw KilnError(.invalidInput, "document_summary input must be a JSON object")
         }
         for key in object.keys where !["text", "length", "audience"].contains(key) {
-            throw KilnError(.invalidInput, "document_summary input has unknown key \"\(key.prefix(64))\"; known keys: text, length, audience")
+            throw KilnError(
+                .invalidInput, "document_summary input has unknown key \"\(key.prefix(64))\"; known keys: text, length, audience")
         }
         guard let textValue = object["text"] else {
             throw KilnError(.invalidInput, "document_summary input.text is required")
@@ -59,7 +60,9 @@ public struct DocumentSummary: Feature {
         var length = Length.short
         if let value = object["length"] {
             guard let raw = value.stringValue, let parsed = Length(rawValue: raw) else {
-                throw KilnError(.invalidInput, "document_summary input.length must be \"short\", \"medium\" or \"long\", got \(value.jsonText.prefix(40))")
+                throw KilnError(
+                    .invalidInput,
+                    "document_summary input.length must be \"short\", \"medium\" or \"long\", got \(value.jsonText.prefix(40))")
             }
             length = parsed
         }

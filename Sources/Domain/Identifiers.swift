@@ -89,4 +89,3 @@ public struct Subject: Hashable, Sendable {
         self.init(type: String(text[..<colon]), id: String(text[text.index(after: colon)...]))
     }
 }
-

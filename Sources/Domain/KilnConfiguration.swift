@@ -26,27 +26,44 @@ public struct KilnConfiguration: Sendable {
         func check(_ ok: Bool, _ key: String, _ rule: String, _ value: Any) throws(KilnError) {
             if !ok { throw KilnError(.invalidConfiguration, "\(key) \(rule), got \(value)") }
         }
-        try check((1...50_000_000).contains(limits.maxInputChars), "limits.max_input_chars", "must be in 1...50000000", limits.maxInputChars)
-        try check(provider.connectTimeoutSeconds > 0 && provider.connectTimeoutSeconds <= 120, "provider.connect_timeout_seconds", "must be in (0, 120]", provider.connectTimeoutSeconds)
-        try check(provider.requestTimeoutSeconds > 0 && provider.requestTimeoutSeconds <= 3600, "provider.request_timeout_seconds", "must be in (0, 3600]", provider.requestTimeoutSeconds)
+        try check(
+            (1...50_000_000).contains(limits.maxInputChars), "limits.max_input_chars", "must be in 1...50000000", limits.maxInputChars)
+        try check(
+            provider.connectTimeoutSeconds > 0 && provider.connectTimeoutSeconds <= 120, "provider.connect_timeout_seconds",
+            "must be in (0, 120]", provider.connectTimeoutSeconds)
+        try check(
+            provider.requestTimeoutSeconds > 0 && provider.requestTimeoutSeconds <= 3600, "provider.request_timeout_seconds",
+            "must be in (0, 3600]", provider.requestTimeoutSeconds)
         try check((1...1024).contains(provider.maxConnections), "provider.max_connections", "must be in 1...1024", provider.maxConnections)
         try check((1...1000).contains(submitter.batchSize), "submitter.batch_size", "must be in 1...1000", submitter.batchSize)
         try check((1...1024).contains(submitter.concurrency), "submitter.concurrency", "must be in 1...1024", submitter.concurrency)
-        try check(submitter.leaseSeconds >= 5 && submitter.leaseSeconds <= 3600, "submitter.lease_seconds", "must be in 5...3600", submitter.leaseSeconds)
+        try check(
+            submitter.leaseSeconds >= 5 && submitter.leaseSeconds <= 3600, "submitter.lease_seconds", "must be in 5...3600",
+            submitter.leaseSeconds)
         try check(submitter.maxRequestsPerSecond > 0, "submitter.max_requests_per_second", "must be > 0", submitter.maxRequestsPerSecond)
-        try check(submitter.retryBaseSeconds > 0 && submitter.retryBaseSeconds <= submitter.retryMaxSeconds, "submitter.retry_base_seconds", "must be > 0 and ≤ submitter.retry_max_seconds", submitter.retryBaseSeconds)
+        try check(
+            submitter.retryBaseSeconds > 0 && submitter.retryBaseSeconds <= submitter.retryMaxSeconds, "submitter.retry_base_seconds",
+            "must be > 0 and ≤ submitter.retry_max_seconds", submitter.retryBaseSeconds)
         try check((1...1000).contains(poller.batchSize), "poller.batch_size", "must be in 1...1000", poller.batchSize)
         try check((1...1024).contains(poller.concurrency), "poller.concurrency", "must be in 1...1024", poller.concurrency)
-        try check(poller.leaseSeconds >= 5 && poller.leaseSeconds <= 3600, "poller.lease_seconds", "must be in 5...3600", poller.leaseSeconds)
+        try check(
+            poller.leaseSeconds >= 5 && poller.leaseSeconds <= 3600, "poller.lease_seconds", "must be in 5...3600", poller.leaseSeconds)
         try check(poller.minIntervalSeconds > 0, "poller.min_interval_seconds", "must be > 0", poller.minIntervalSeconds)
         try check(poller.initialDelaySeconds >= 0, "poller.initial_delay_seconds", "must be ≥ 0", poller.initialDelaySeconds)
-        try check(poller.maxIntervalSeconds >= poller.minIntervalSeconds && poller.maxIntervalSeconds <= 300, "poller.max_interval_seconds", "must be ≥ poller.min_interval_seconds and ≤ 300 (the provider keeps background results for about 10 minutes)", poller.maxIntervalSeconds)
+        try check(
+            poller.maxIntervalSeconds >= poller.minIntervalSeconds && poller.maxIntervalSeconds <= 300, "poller.max_interval_seconds",
+            "must be ≥ poller.min_interval_seconds and ≤ 300 (the provider keeps background results for about 10 minutes)",
+            poller.maxIntervalSeconds)
         try check(poller.growth >= 1 && poller.growth <= 4, "poller.growth", "must be in 1...4", poller.growth)
         try check(poller.jitter >= 0 && poller.jitter < 1, "poller.jitter", "must be in [0, 1)", poller.jitter)
-        try check(worker.shutdownGraceSeconds > 0 && worker.shutdownGraceSeconds <= 600, "worker.shutdown_grace_seconds", "must be in (0, 600]", worker.shutdownGraceSeconds)
+        try check(
+            worker.shutdownGraceSeconds > 0 && worker.shutdownGraceSeconds <= 600, "worker.shutdown_grace_seconds", "must be in (0, 600]",
+            worker.shutdownGraceSeconds)
         try check(worker.maxIdleSeconds > 0, "worker.max_idle_seconds", "must be > 0", worker.maxIdleSeconds)
         for (model, price) in prices {
-            try check(price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative", "\(price.inputPerMillionMicros)/\(price.outputPerMillionMicros)")
+            try check(
+                price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative",
+                "\(price.inputPerMillionMicros)/\(price.outputPerMillionMicros)")
         }
     }
 }

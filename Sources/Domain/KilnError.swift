@@ -2,7 +2,7 @@
 /// label) and a message that names the key, run or value at fault.
 ///
 /// Messages never contain prompts, outputs, SQL or secrets.
-public struct KilnError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct KilnError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
         case invalidArgument = "invalid_argument"
         case invalidInput = "invalid_input"

@@ -63,7 +63,9 @@ public struct RunPolicy: Sendable, Hashable, Codable {
             throw KilnError(.invalidPolicy, "\(prefix)\(key) \(rule), got \(value)")
         }
         let trimmed = model.trimmingCharacters(in: .whitespaces)
-        if trimmed.isEmpty || model.count > 100 { try fail("model", "must be a model name of 1–100 characters", "\"\(model.prefix(100))\"") }
+        if trimmed.isEmpty || model.count > 100 {
+            try fail("model", "must be a model name of 1–100 characters", "\"\(model.prefix(100))\"")
+        }
         if !(1...128_000).contains(maxOutputTokens) { try fail("max_output_tokens", "must be in 1...128000", maxOutputTokens) }
         if !(1...1_000_000).contains(maxOutputChars) { try fail("max_output_chars", "must be in 1...1000000", maxOutputChars) }
         if !(1...7 * 86400).contains(deadlineSeconds) { try fail("deadline_seconds", "must be in 1...604800", deadlineSeconds) }
@@ -115,7 +117,8 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                 } else if let text = value.stringValue, let window = CompletionWindow(rawValue: text) {
                     policy.completionWindow = window
                 } else {
-                    throw KilnError(.invalidPolicy, "policy.completion_window must be \"soonest\", \"2h\" or \"8h\", got \(value.jsonText.prefix(40))")
+                    throw KilnError(
+                        .invalidPolicy, "policy.completion_window must be \"soonest\", \"2h\" or \"8h\", got \(value.jsonText.prefix(40))")
                 }
             }
         }

@@ -16,22 +16,10 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// The transition table of DESIGN.md "The life of a run". Staying in the same
-    /// non-terminal status (a lease taken, a poll scheduled) is always allowed.
+    /// Whether some step of a run's life moves it from this status to `next` (read from
+    /// ``LegalMoves/table``). Nothing leaves a terminal status.
     public func canMove(to next: RunStatus) -> Bool {
-        if self == next { return !isTerminal }
-        switch (self, next) {
-        case (.queued, .submitting), (.queued, .cancelled), (.queued, .timedOut):
-            return true
-        case (.submitting, .inProgress), (.submitting, .queued), (.submitting, .failed),
-            (.submitting, .cancelled), (.submitting, .timedOut):
-            return true
-        case (.inProgress, .completed), (.inProgress, .failed), (.inProgress, .incomplete),
-            (.inProgress, .cancelled), (.inProgress, .timedOut):
-            return true
-        default:
-            return false
-        }
+        LegalMoves.all.contains(LegalMoves.Move(self, next))
     }
 
     /// Parses a status name, naming the value when it is not one.

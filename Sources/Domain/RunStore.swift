@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// Where runs live: the `ai_runs` and `ai_run_events` tables of one database.
 ///
@@ -58,14 +57,6 @@ extension RunStore {
     /// No wake-ups by default.
     public func changes() -> AsyncStream<Void>? { nil }
 
-    /// Writes one guarded update even when the calling task is cancelled (a shutdown past
-    /// its grace period): giving a lease back must not be lost to the cancellation that
-    /// asked for it. A database that does not answer is tried again for a few seconds
-    /// (``WriteRetry/shutdown``).
-    public func saveDespiteCancellation(_ update: RunUpdate, logger: Logger) async throws -> Bool {
-        try await Task { try await self.saveRetrying(update, retry: .shutdown, logger: logger) }.value
-    }
-
     /// Writes one guarded update; false when another process moved the run first.
     public func save(_ update: RunUpdate) async throws -> Bool {
         try await save([update]).first ?? false
@@ -83,16 +74,6 @@ public enum InsertOutcome: Sendable {
         case .inserted(let run), .existing(let run): run
         }
     }
-}
-
-/// Which runs a claim takes, and what it does to them.
-public enum ClaimKind: Sendable, Hashable {
-    /// `queued` runs with `available_at` ≤ now, oldest first → `submitting`, leased.
-    case submission
-    /// `submitting` runs whose lease expired (a process died mid-submission), leased as they are.
-    case abandonedSubmission
-    /// `in_progress` runs with `next_poll_at` ≤ now and no live lease, leased for a poll.
-    case poll
 }
 
 /// A filter for listing runs.

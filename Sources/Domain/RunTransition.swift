@@ -4,9 +4,13 @@ import Foundation
 ///
 /// Workers decide with ``apply(to:at:)`` and the store only persists the result with a
 /// guarded update (``RunUpdate``): the logic is testable without a database or a clock.
+/// Which status changes each step may make is ``LegalMoves/table``, the only such table.
 public enum RunTransition: Sendable, Hashable {
     /// queued → submitting, under a lease.
     case claimForSubmission(owner: String, leaseUntil: Date)
+    /// submitting, whose owner's lease expired: the lease changes hands; the rest is the
+    /// submitter's decision (resubmit or fail an ambiguous send, hand back an unsent one).
+    case takeOverSubmission(owner: String, leaseUntil: Date)
     /// The send mark: `attempt + 1` and `send_started_at`, written before a create leaves.
     case markSend(promptVersion: String)
     /// submitting → in_progress: the provider accepted; its id is stored.
@@ -28,6 +32,10 @@ public enum RunTransition: Sendable, Hashable {
     case finish(ProviderOutcome)
     /// The lease is given up without any other change (shutdown).
     case release
+    /// The application asks for cancellation: `cancel_requested_at` is set once, and an
+    /// in-flight run nobody holds becomes due for its poller now. Kiln's half of the row is
+    /// left alone (the poller or submitter carries the request out).
+    case requestCancellation
 
     /// The run after this step at `now`, or nil when the step is not allowed from here.
     public func apply(to run: Run, at now: Date) -> Run? {
@@ -35,18 +43,19 @@ public enum RunTransition: Sendable, Hashable {
         next.updatedAt = now
         switch self {
         case .claimForSubmission(let owner, let until):
-            guard run.status == .queued else { return nil }
             next.status = .submitting
             next.leaseOwner = owner
             next.leaseExpiresAt = until
             next.sendStartedAt = nil
+        case .takeOverSubmission(let owner, let until):
+            next.leaseOwner = owner
+            next.leaseExpiresAt = until
         case .markSend(let promptVersion):
-            guard run.status == .submitting, run.leaseOwner != nil else { return nil }
+            guard run.leaseOwner != nil else { return nil }
             next.attempt = run.attempt + 1
             next.sendStartedAt = now
             next.promptVersion = promptVersion
         case .accept(let responseID, let providerStatus, let firstPollAt):
-            guard run.status == .submitting else { return nil }
             next.status = .inProgress
             next.responseID = responseID
             next.providerStatus = providerStatus
@@ -55,7 +64,6 @@ public enum RunTransition: Sendable, Hashable {
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
         case .requeue(let availableAt, let lastError, let refundAttempt):
-            guard run.status == .submitting else { return nil }
             if refundAttempt, run.sendStartedAt != nil { next.attempt = max(0, run.attempt - 1) }
             next.status = .queued
             next.availableAt = availableAt
@@ -64,34 +72,28 @@ public enum RunTransition: Sendable, Hashable {
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
         case .fail(let failure):
-            guard run.status == .submitting || run.status == .inProgress else { return nil }
             next.status = .failed
             next.error = failure
             finalize(&next, at: now)
         case .cancelBeforeSubmission:
-            guard run.status == .queued || run.status == .submitting else { return nil }
             next.status = .cancelled
             next.error = RunFailure(code: "cancelled", message: "cancelled before submission", source: .kiln)
             finalize(&next, at: now)
         case .timeOut(let providerStatus):
-            guard !run.status.isTerminal else { return nil }
             next.status = .timedOut
             if let providerStatus { next.providerStatus = providerStatus }
             next.error = RunFailure(code: "deadline_exceeded", message: "the run's deadline passed", source: .policy)
             finalize(&next, at: now)
         case .claimForPoll(let owner, let until):
-            guard run.status == .inProgress else { return nil }
             next.leaseOwner = owner
             next.leaseExpiresAt = until
         case .schedulePoll(let providerStatus, let nextPollAt):
-            guard run.status == .inProgress else { return nil }
             next.providerStatus = providerStatus
             next.pollCount = run.pollCount + 1
             next.nextPollAt = nextPollAt
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
         case .finish(let outcome):
-            guard run.status == .inProgress, outcome.status.isTerminal else { return nil }
             next.status = outcome.status
             next.providerStatus = outcome.providerStatus
             next.output = outcome.output
@@ -103,14 +105,18 @@ public enum RunTransition: Sendable, Hashable {
             if outcome.status == .completed, outcome.requiresReview { next.reviewState = "pending" }
             finalize(&next, at: now)
         case .release:
-            guard !run.status.isTerminal, run.leaseOwner != nil else { return nil }
+            guard run.leaseOwner != nil else { return nil }
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
             if run.status == .submitting, run.sendStartedAt == nil {
                 next.status = .queued  // nothing left: hand it straight back
             }
+        case .requestCancellation:
+            guard run.cancelRequestedAt == nil else { return nil }
+            next.cancelRequestedAt = now
+            if run.status == .inProgress, run.leaseOwner == nil, (run.nextPollAt ?? now) > now { next.nextPollAt = now }
         }
-        guard run.status.canMove(to: next.status) else { return nil }
+        guard LegalMoves.allows(step, from: run.status, to: next.status) else { return nil }
         return next
     }
 
@@ -121,22 +127,28 @@ public enum RunTransition: Sendable, Hashable {
         run.leaseExpiresAt = nil
     }
 
-    /// The event kind written with this step.
-    public var eventKind: String {
+    /// Which step this is, without its values: the key of ``LegalMoves/table`` and the
+    /// event kind written with it.
+    public var step: Step {
         switch self {
-        case .claimForSubmission: "claimed"
-        case .markSend: "send_started"
-        case .accept: "accepted"
-        case .requeue: "requeued"
-        case .fail: "failed"
-        case .cancelBeforeSubmission: "cancelled"
-        case .timeOut: "timed_out"
-        case .claimForPoll: "poll_claimed"
-        case .schedulePoll: "polled"
-        case .finish: "finalized"
-        case .release: "released"
+        case .claimForSubmission: .claimForSubmission
+        case .takeOverSubmission: .takeOverSubmission
+        case .markSend: .markSend
+        case .accept: .accept
+        case .requeue: .requeue
+        case .fail: .fail
+        case .cancelBeforeSubmission: .cancelBeforeSubmission
+        case .timeOut: .timeOut
+        case .claimForPoll: .claimForPoll
+        case .schedulePoll: .schedulePoll
+        case .finish: .finish
+        case .release: .release
+        case .requestCancellation: .requestCancellation
         }
     }
+
+    /// The event kind written with this step.
+    public var eventKind: String { step.rawValue }
 }
 
 /// A terminal state the provider reported, with everything to record.

@@ -28,7 +28,7 @@ public struct RunUpdate: Sendable {
         guard let next = transition.apply(to: current, at: now) else { return nil }
         let audited: Bool
         switch transition {
-        case .markSend: audited = true
+        case .markSend, .requestCancellation: audited = true
         default: audited = next.status != current.status
         }
         var eventDetails = details
@@ -40,6 +40,17 @@ public struct RunUpdate: Sendable {
                 kind: transition.eventKind, details: .object(eventDetails))
             : nil
         return RunUpdate(run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, event: event)
+    }
+}
+
+extension RunUpdate {
+    /// Whether `current`, read back from the store, already is this update's result (an
+    /// earlier attempt committed although its answer was lost): the same status, lease,
+    /// attempt, poll count, response id and the same `updated_at` to the millisecond.
+    public func isApplied(in current: Run) -> Bool {
+        current.status == run.status && current.leaseOwner == run.leaseOwner && current.attempt == run.attempt
+            && current.pollCount == run.pollCount && current.responseID == run.responseID
+            && Timestamp.format(current.updatedAt) == Timestamp.format(run.updatedAt)
     }
 }
 

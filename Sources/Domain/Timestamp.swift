@@ -46,8 +46,12 @@ public enum Timestamp {
                 index += 1
             }
         }
-        if index < bytes.count, bytes[index] == 90 { index += 1 }  // "Z"
-        else if index + 6 == bytes.count, bytes[index] == 43, text.hasSuffix("+00:00") { index += 6 }
+        if index < bytes.count, bytes[index] == 90 {
+            index += 1
+        }  // "Z"
+        else if index + 6 == bytes.count, bytes[index] == 43, text.hasSuffix("+00:00") {
+            index += 6
+        }
         guard index == bytes.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = Double(days) * 86400 + Double(hour * 3600 + minute * 60 + second) + fraction

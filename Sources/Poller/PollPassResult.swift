@@ -33,7 +33,8 @@ public struct PollPassResult: Sendable, Hashable {
 
     public var summary: String {
         let statuses = finalized.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        return "poll: claimed \(claimed), finalized \(finalizedCount)\(statuses.isEmpty ? "" : " (\(statuses))"), rescheduled \(rescheduled), retrieve errors \(retrieveErrors)"
+        return
+            "poll: claimed \(claimed), finalized \(finalizedCount)\(statuses.isEmpty ? "" : " (\(statuses))"), rescheduled \(rescheduled), retrieve errors \(retrieveErrors)"
     }
 }
 

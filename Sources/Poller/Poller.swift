@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnWorker
 import Logging
 import ServiceLifecycle
 
@@ -11,11 +12,11 @@ import ServiceLifecycle
 /// is the exception: the provider no longer has the response).
 public struct Poller: Sendable {
     public let environment: WorkerEnvironment
-    private let schedule: PollSchedule
+    private let decision: PollDecision
 
     public init(environment: WorkerEnvironment) {
         self.environment = environment
-        self.schedule = PollSchedule(settings: environment.configuration.poller)
+        self.decision = PollDecision(settings: environment.configuration.poller, prices: environment.configuration.prices)
     }
 
     private var settings: PollerSettings { environment.configuration.poller }
@@ -37,77 +38,44 @@ public struct Poller: Sendable {
         return result
     }
 
-    /// Polls (or cancels) one leased run and records what the provider said.
+    /// Polls (or cancels) one leased run and records what the provider said: the I/O half
+    /// of ``PollDecision``.
     func poll(_ run: Run) async throws -> PollOutcome {
-        guard let responseID = run.responseID else {
-            let failure = RunFailure(code: "missing_response_id", message: "an in-flight run has no response id", source: .kiln)
-            return try await save(.fail(failure), on: run, outcome: .finalized(.failed))
-        }
+        let clock = environment.clock
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
+            guard let update = RunUpdate.make(.release, on: run, at: clock.now(), actor: environment.owner) else { return .lostLease }
             return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
         }
         let logger = environment.logger(for: run)
-        let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
-        let deadlinePassed = Date() >= run.deadline(policy)
-        let response: ProviderResponse
-        do {
-            if run.cancelRequestedAt != nil || deadlinePassed {
-                // Cancel is best effort: record whatever terminal state the provider reports.
-                response = try await environment.client.cancel(responseID)
-                logger.info(deadlinePassed ? "deadline passed; cancelled at the provider" : "cancelled at the provider")
-            } else {
-                response = try await environment.client.retrieve(responseID)
-            }
+        let policy = environment.policy(of: run)
+        let call = decision.call(for: run, policy: policy, now: clock.now())
+        let target: (id: ResponseID, cancel: Bool)
+        switch call {
+        case .none(let transition): return try await save(PollDecision.Verdict(transition), on: run)
+        case .retrieve(let id): target = (id, false)
+        case .cancel(let id, _): target = (id, true)
+        }
+        let verdict: PollDecision.Verdict
+        do throws(ProviderError) {
+            let client = environment.client
+            let response = target.cancel ? try await client.cancel(target.id) : try await client.retrieve(target.id)
+            if case .cancel(_, let reason) = call { logger.info("cancelled at the provider", metadata: [LogKey.reason: "\(reason)"]) }
+            verdict = decision.after(
+                call, response: response, run: run, policy: try? policy.get(), now: clock.now(), random: clock.random())
         } catch {
-            return try await handle(error, run: run, logger: logger)
+            logger.info("provider call failed", metadata: [LogKey.error: "\(error.code)"])
+            verdict = decision.after(call, error: error, run: run, policy: try? policy.get(), now: clock.now(), random: clock.random())
         }
-        let now = Date()
-        if response.status.isTerminal {
-            if deadlinePassed, run.cancelRequestedAt == nil, response.status == .cancelled {
-                return try await save(.timeOut(providerStatus: response.status.rawValue), on: run, outcome: .finalized(.timedOut))
-            }
-            let outcome = Finalization.outcome(of: response, run: run, policy: policy, prices: environment.configuration.prices, now: now)
-            logger.debug("finalized", metadata: ["status": "\(outcome.status.rawValue)"])
-            return try await save(.finish(outcome), on: run, outcome: .finalized(outcome.status))
-        }
-        if deadlinePassed, run.cancelRequestedAt == nil {
-            // The provider did not stop it (yet): the deadline is Kiln's to enforce.
-            return try await save(.timeOut(providerStatus: response.status.rawValue), on: run, outcome: .finalized(.timedOut))
-        }
-        var next = schedule.nextPoll(
-            submittedAt: run.submittedAt ?? run.createdAt, now: now, providerStatus: response.status,
-            window: policy.completionWindow, random: .random(in: 0..<1))
-        next = min(next, max(now.addingTimeInterval(settings.minIntervalSeconds), run.deadline(policy)))
-        return try await save(.schedulePoll(providerStatus: response.status.rawValue, nextPollAt: next), on: run, outcome: .rescheduled)
+        if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
+        return try await save(verdict, on: run)
     }
 
-    private func handle(_ error: ProviderError, run: Run, logger: Logger) async throws -> PollOutcome {
-        let now = Date()
-        if error.kind == .notFound {
-            logger.warning("the provider no longer has the response")
-            let failure = RunFailure(
-                code: "response_not_found", message: "the provider answered 404 for \(run.responseID?.rawValue ?? "?")", source: .provider)
-            return try await save(.fail(failure), on: run, outcome: .finalized(.failed))
-        }
-        if error.kind == .rateLimited {
-            await environment.budget.pause(seconds: error.retryAfter ?? settings.minIntervalSeconds)
-        }
-        logger.info("retrieve failed; will poll again", metadata: [LogKey.error: "\(error.code)"])
-        // The geometric schedule backs off by itself (intervals grow with the run's age);
-        // a wait the provider asked for comes on top.
-        let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
-        let scheduled = schedule.nextPoll(
-            submittedAt: run.submittedAt ?? run.createdAt, now: now,
-            providerStatus: ProviderResponse.Status(run.providerStatus ?? "in_progress"), window: policy.completionWindow,
-            random: .random(in: 0..<1))
-        let next = max(scheduled, now.addingTimeInterval(error.retryAfter ?? 0))
-        return try await save(
-            .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), on: run, outcome: .retrieveFailed)
-    }
-
-    private func save(_ transition: RunTransition, on run: Run, outcome: PollOutcome) async throws -> PollOutcome {
-        guard let update = RunUpdate.make(transition, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
-        return try await environment.persist(update) ? outcome : .lostLease
+    private func save(_ verdict: PollDecision.Verdict, on run: Run) async throws -> PollOutcome {
+        let next = verdict.transition
+        guard let update = RunUpdate.make(next, on: run, at: environment.clock.now(), actor: environment.owner, details: verdict.details)
+        else { return .lostLease }
+        guard try await environment.persist(update) else { return .lostLease }
+        if update.run.status.isTerminal { return .finalized(update.run.status) }
+        return verdict.callFailed ? .retrieveFailed : .rescheduled
     }
 }

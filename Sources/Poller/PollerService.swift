@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnWorker
 import ServiceLifecycle
 
 /// The poller as a long-running `Service` (see ``SubmitterService``).

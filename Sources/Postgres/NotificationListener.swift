@@ -1,4 +1,5 @@
 import Foundation
+import KilnDomain
 import Logging
 import PostgresNIO
 import Synchronization
@@ -28,7 +29,7 @@ final class NotificationListener: Sendable {
     func stop() {
         state.withLock { state in
             state.task?.cancel()
-            state.continuations.forEach { $0.finish() }
+            for continuation in state.continuations { continuation.finish() }
             state.continuations = []
         }
     }
@@ -40,13 +41,13 @@ final class NotificationListener: Sendable {
                     try await connection.listen(on: "kiln_runs") { notifications in
                         for try await _ in notifications {
                             let continuations = state.withLock { $0.continuations }
-                            continuations.forEach { $0.yield() }
+                            for continuation in continuations { continuation.yield() }
                         }
                     }
                 }
             } catch {
                 if Task.isCancelled { return }
-                logger.debug("LISTEN connection lost; reconnecting", metadata: ["error": "\(String(describing: error).prefix(120))"])
+                logger.debug("LISTEN connection lost; reconnecting", metadata: [LogKey.error: "\(String(describing: error).prefix(120))"])
             }
             try? await Task.sleep(for: .seconds(1))
         }

@@ -6,8 +6,9 @@ import PostgresNIO
 /// Reading and writing rows of `ai_runs` on PostgreSQL.
 extension PostgresRunStore {
     static let columns = """
-        id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input::text, policy::text, status, \
-        attempt, response_id, provider_status, output::text, error::text, usage::text, cost_micros, poll_count, \
+        id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input::text AS input, \
+        policy::text AS policy, status, attempt, response_id, provider_status, output::text AS output, \
+        error::text AS error, usage::text AS usage, cost_micros, poll_count, \
         next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, prompt_version, \
         send_started_at, created_at, submitted_at, provider_completed_at, finalized_at, updated_at
         """
@@ -23,39 +24,40 @@ extension PostgresRunStore {
         return runs
     }
 
+    /// Columns are read by name, so a reordered select list can never swap two of them.
     static func decode(_ row: PostgresRandomAccessRow) throws -> Run {
         var c = StoredRunColumns()
-        c.id = try row[0].decode(String.self)
-        c.tenantID = try row[1].decode(String.self)
-        c.userID = try row[2].decode(String?.self)
-        c.feature = try row[3].decode(String.self)
-        c.subjectType = try row[4].decode(String?.self)
-        c.subjectID = try row[5].decode(String?.self)
-        c.idempotencyKey = try row[6].decode(String?.self)
-        c.input = try row[7].decode(String.self)
-        c.policy = try row[8].decode(String.self)
-        c.status = try row[9].decode(String.self)
-        c.attempt = try row[10].decode(Int.self)
-        c.responseID = try row[11].decode(String?.self)
-        c.providerStatus = try row[12].decode(String?.self)
-        c.output = try row[13].decode(String?.self)
-        c.error = try row[14].decode(String?.self)
-        c.usage = try row[15].decode(String?.self)
-        c.costMicros = try row[16].decode(Int64?.self)
-        c.pollCount = try row[17].decode(Int.self)
-        c.nextPollAt = try row[18].decode(Date?.self)
-        c.availableAt = try row[19].decode(Date?.self)
-        c.leaseOwner = try row[20].decode(String?.self)
-        c.leaseExpiresAt = try row[21].decode(Date?.self)
-        c.cancelRequestedAt = try row[22].decode(Date?.self)
-        c.reviewState = try row[23].decode(String?.self)
-        c.promptVersion = try row[24].decode(String?.self)
-        c.sendStartedAt = try row[25].decode(Date?.self)
-        c.createdAt = try row[26].decode(Date?.self)
-        c.submittedAt = try row[27].decode(Date?.self)
-        c.providerCompletedAt = try row[28].decode(Date?.self)
-        c.finalizedAt = try row[29].decode(Date?.self)
-        c.updatedAt = try row[30].decode(Date?.self)
+        c.id = try row["id"].decode(String.self)
+        c.tenantID = try row["tenant_id"].decode(String.self)
+        c.userID = try row["user_id"].decode(String?.self)
+        c.feature = try row["feature"].decode(String.self)
+        c.subjectType = try row["subject_type"].decode(String?.self)
+        c.subjectID = try row["subject_id"].decode(String?.self)
+        c.idempotencyKey = try row["idempotency_key"].decode(String?.self)
+        c.input = try row["input"].decode(String.self)
+        c.policy = try row["policy"].decode(String.self)
+        c.status = try row["status"].decode(String.self)
+        c.attempt = try row["attempt"].decode(Int.self)
+        c.responseID = try row["response_id"].decode(String?.self)
+        c.providerStatus = try row["provider_status"].decode(String?.self)
+        c.output = try row["output"].decode(String?.self)
+        c.error = try row["error"].decode(String?.self)
+        c.usage = try row["usage"].decode(String?.self)
+        c.costMicros = try row["cost_micros"].decode(Int64?.self)
+        c.pollCount = try row["poll_count"].decode(Int.self)
+        c.nextPollAt = try row["next_poll_at"].decode(Date?.self)
+        c.availableAt = try row["available_at"].decode(Date?.self)
+        c.leaseOwner = try row["lease_owner"].decode(String?.self)
+        c.leaseExpiresAt = try row["lease_expires_at"].decode(Date?.self)
+        c.cancelRequestedAt = try row["cancel_requested_at"].decode(Date?.self)
+        c.reviewState = try row["review_state"].decode(String?.self)
+        c.promptVersion = try row["prompt_version"].decode(String?.self)
+        c.sendStartedAt = try row["send_started_at"].decode(Date?.self)
+        c.createdAt = try row["created_at"].decode(Date?.self)
+        c.submittedAt = try row["submitted_at"].decode(Date?.self)
+        c.providerCompletedAt = try row["provider_completed_at"].decode(Date?.self)
+        c.finalizedAt = try row["finalized_at"].decode(Date?.self)
+        c.updatedAt = try row["updated_at"].decode(Date?.self)
         return try c.run()
     }
 

@@ -3,6 +3,7 @@ import KilnDomain
 import Logging
 import NIOPosix
 import PostgresNIO
+import ServiceLifecycle
 
 /// The shared store: `ai_runs` on PostgreSQL, for many executors on many machines.
 ///
@@ -11,10 +12,10 @@ import PostgresNIO
 /// one transaction. The connection pool reconnects by itself after a server restart or a
 /// dropped connection; a pass that fails meanwhile is retried by the worker loop, and any
 /// lease it held simply expires.
-public final class PostgresRunStore: RunStore {
+public final class PostgresRunStore: RunStore, Service {
     let logger: Logger
     private let location: PostgresURL
-    private let pool: ReplaceablePool
+    let pool: ReplaceablePool
     private let notifications: NotificationListener
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=disable`).
@@ -44,6 +45,13 @@ public final class PostgresRunStore: RunStore {
     public func shutdown() {
         notifications.stop()
         pool.shutdown()
+    }
+
+    /// As a `Service` of the worker's group: the pool and the `LISTEN` connection are closed
+    /// when the group shuts down (put the store first in the group, so it goes last).
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
     }
 
     public func migrate() async throws {
@@ -104,7 +112,8 @@ public final class PostgresRunStore: RunStore {
         try await perform("read run \(id)") { [self] in
             try await client.withConnection { connection in
                 if let tenant {
-                    return try await Self.fetch(connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)", logger: logger).first
+                    return try await Self.fetch(connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)", logger: logger)
+                        .first
                 }
                 return try await Self.fetch(connection, "WHERE id = \(id.rawValue)", logger: logger).first
             }
@@ -131,11 +140,14 @@ public final class PostgresRunStore: RunStore {
                 let due: PostgresQuery
                 switch kind {
                 case .submission:
-                    due = "WHERE status = 'queued' AND available_at <= \(now) ORDER BY available_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                    due =
+                        "WHERE status = 'queued' AND available_at <= \(now) ORDER BY available_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
                 case .abandonedSubmission:
-                    due = "WHERE status = 'submitting' AND lease_expires_at <= \(now) ORDER BY lease_expires_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                    due =
+                        "WHERE status = 'submitting' AND lease_expires_at <= \(now) ORDER BY lease_expires_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
                 case .poll:
-                    due = "WHERE status = 'in_progress' AND next_poll_at <= \(now) ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                    due =
+                        "WHERE status = 'in_progress' AND next_poll_at <= \(now) ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
                 }
                 var claimed: [Run] = []
                 for current in try await Self.fetch(connection, due, logger: logger) {
@@ -163,21 +175,19 @@ public final class PostgresRunStore: RunStore {
     public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
         try await perform("request cancellation of run \(id)") { [self] in
             try await client.withTransaction(logger: logger) { connection -> Run? in
-                guard var run = try await Self.fetch(
-                    connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue) FOR UPDATE", logger: logger
-                ).first
+                guard
+                    let run = try await Self.fetch(
+                        connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue) FOR UPDATE", logger: logger
+                    ).first
                 else { return nil }
-                guard !run.status.isTerminal, run.cancelRequestedAt == nil else { return run }
-                run.cancelRequestedAt = now
-                run.updatedAt = now
-                if run.status == .inProgress, run.leaseOwner == nil, (run.nextPollAt ?? now) > now { run.nextPollAt = now }
+                guard let update = RunUpdate.make(.requestCancellation, on: run, at: now, actor: actor) else { return run }
                 try await connection.query(
-                    "UPDATE ai_runs SET cancel_requested_at = \(now), next_poll_at = \(run.nextPollAt), updated_at = \(now) WHERE id = \(id.rawValue)",
-                    logger: logger)
-                try await Self.insertEvent(
-                    RunEvent(runID: id, fromStatus: run.status, toStatus: run.status, at: now, actor: actor, kind: "cancel_requested"),
-                    connection, logger: logger)
-                return run
+                    """
+                    UPDATE ai_runs SET cancel_requested_at = \(update.run.cancelRequestedAt), next_poll_at = \(update.run.nextPollAt),
+                        updated_at = \(now) WHERE id = \(id.rawValue)
+                    """, logger: logger)
+                if let event = update.event { try await Self.insertEvent(event, connection, logger: logger) }
+                return update.run
             }
         }
     }
@@ -189,40 +199,14 @@ public final class PostgresRunStore: RunStore {
                 logger: logger)
             var events: [RunEvent] = []
             for try await (eventID, runID, from, to, at, actor, kind, details) in rows.decode(
-                (Int64, String, String?, String, Date, String, String, String).self)
+                (Int64, String, String?, String, Date, String, String, String?).self)
             {
-                events.append(RunEvent(
-                    id: eventID, runID: RunID(runID), fromStatus: from.flatMap(RunStatus.init(rawValue:)),
-                    toStatus: RunStatus(rawValue: to) ?? .queued, at: at, actor: actor, kind: kind,
-                    details: (try? JSONValue.parse(details, what: "details")) ?? .null))
+                events.append(
+                    try StoredEventColumns(
+                        id: eventID, runID: runID, fromStatus: from, toStatus: to, at: at, actor: actor, kind: kind, details: details
+                    ).event())
             }
             return events
-        }
-    }
-
-    public func summary() async throws -> RunSummary {
-        try await perform("summarize runs") { [self] in
-            var counts: [String: Int] = [:]
-            for try await (status, count) in try await client.query(
-                "SELECT status, count(*) FROM ai_runs GROUP BY status", logger: logger
-            ).decode((String, Int).self) {
-                counts[status] = count
-            }
-            var oldest: Date?
-            var cost: Int64 = 0
-            var duplicates = 0
-            for try await (first, total, dups) in try await client.query(
-                """
-                SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued'),
-                       (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs),
-                       (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate')
-                """, logger: logger
-            ).decode((Date?, Int64, Int).self) {
-                (oldest, cost, duplicates) = (first, total, dups)
-            }
-            return RunSummary(
-                counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
-                costMicros: cost, possibleDuplicates: duplicates)
         }
     }
 
@@ -239,66 +223,10 @@ public final class PostgresRunStore: RunStore {
         }
     }
 
-    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
-        try await perform("read recent run times") { [self] in
-            var durations: [Double] = []
-            for try await seconds in try await client.query(
-                """
-                SELECT extract(epoch FROM provider_completed_at - submitted_at)::float8 FROM ai_runs
-                WHERE status = 'completed' AND feature = \(feature) AND coalesce(policy->>'model', \(defaultModel)) = \(model)
-                  AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
-                ORDER BY finalized_at DESC LIMIT \(limit)
-                """, logger: logger
-            ).decode(Double.self) {
-                durations.append(seconds)
-            }
-            return durations
-        }
-    }
-
-    public func nextDueDate() async throws -> Date? {
-        try await perform("find the next due time") { [self] in
-            var due: Date?
-            for try await value in try await client.query(
-                """
-                SELECT least((SELECT min(available_at) FROM ai_runs WHERE status = 'queued'),
-                             (SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'),
-                             (SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'))
-                """, logger: logger
-            ).decode(Date?.self) {
-                due = value
-            }
-            return due
-        }
-    }
-
     public func changes() -> AsyncStream<Void>? {
         notifications.stream()
     }
 
-    /// Runs database work within the pool's operation timeout and names what failed, without
-    /// SQL or data in the message.
-    private func perform<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-        do {
-            guard let value = try await pool.bounded(work) else {
-                throw KilnError(
-                    .databaseUnavailable, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
-            }
-            return value
-        } catch let error as KilnError {
-            throw error
-        } catch let error as PSQLError {
-            let message = error.serverInfo?[.message] ?? "\(error.code)"
-            let state = error.serverInfo?[.sqlState]
-            let code: KilnError.Code = SQLState.isTransient(state) ? .databaseUnavailable : .database
-            throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
-        } catch let error as PostgresDecodingError {
-            throw KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
-        } catch {
-            // Not the server's answer: the connection closed, failed or timed out.
-            throw KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
-        }
-    }
 }
 
 extension PostgresRunStore {

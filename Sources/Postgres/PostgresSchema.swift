@@ -11,84 +11,93 @@ enum PostgresSchema {
     static let lockKey: Int64 = 0x6B69_6C6E
 
     static let migrations: [(String, [String])] = [
-        ("v1_ai_runs", [
-            """
-            CREATE TABLE ai_runs (
-                id text PRIMARY KEY,
-                tenant_id text NOT NULL,
-                user_id text,
-                feature text NOT NULL,
-                subject_type text,
-                subject_id text,
-                idempotency_key text,
-                input jsonb NOT NULL,
-                policy jsonb NOT NULL DEFAULT '{}',
-                status text NOT NULL DEFAULT 'queued' CHECK (status IN
-                    ('queued','submitting','in_progress','completed','failed','incomplete','cancelled','timed_out')),
-                attempt integer NOT NULL DEFAULT 0,
-                response_id text,
-                provider_status text,
-                output jsonb,
-                error jsonb,
-                usage jsonb,
-                cost_micros bigint,
-                poll_count integer NOT NULL DEFAULT 0,
-                next_poll_at timestamptz,
-                available_at timestamptz NOT NULL DEFAULT now(),
-                lease_owner text,
-                lease_expires_at timestamptz,
-                cancel_requested_at timestamptz,
-                review_state text,
-                prompt_version text,
-                send_started_at timestamptz,
-                created_at timestamptz NOT NULL DEFAULT now(),
-                submitted_at timestamptz,
-                provider_completed_at timestamptz,
-                finalized_at timestamptz,
-                updated_at timestamptz NOT NULL DEFAULT now()
-            )
-            """,
-            // "What is due" stays cheap with millions of finalized rows: partial indexes hold only live runs.
-            "CREATE INDEX ai_runs_queued_due ON ai_runs (available_at) WHERE status = 'queued'",
-            "CREATE INDEX ai_runs_poll_due ON ai_runs (next_poll_at) WHERE status = 'in_progress'",
-            "CREATE INDEX ai_runs_submitting_lease ON ai_runs (lease_expires_at) WHERE status = 'submitting'",
-            "CREATE UNIQUE INDEX ai_runs_tenant_idempotency ON ai_runs (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
-            "CREATE INDEX ai_runs_tenant_created ON ai_runs (tenant_id, created_at)",
-            "CREATE INDEX ai_runs_status ON ai_runs (status)",
-            "CREATE INDEX ai_runs_response ON ai_runs (response_id) WHERE response_id IS NOT NULL",
-            """
-            CREATE TABLE ai_run_events (
-                id bigserial PRIMARY KEY,
-                run_id text NOT NULL REFERENCES ai_runs (id) ON DELETE CASCADE,
-                from_status text,
-                to_status text NOT NULL,
-                at timestamptz NOT NULL DEFAULT now(),
-                actor text NOT NULL,
-                kind text NOT NULL DEFAULT 'transition',
-                details jsonb NOT NULL DEFAULT '{}'
-            )
-            """,
-            "CREATE INDEX ai_run_events_run ON ai_run_events (run_id, id)",
-            "CREATE INDEX ai_run_events_duplicates ON ai_run_events (kind) WHERE kind = 'possible_duplicate'",
-        ]),
-        ("v2_learned_run_times", [
-            "CREATE INDEX ai_runs_completed_feature ON ai_runs (feature, finalized_at) WHERE status = 'completed'"
-        ]),
-        ("v3_notify", [
-            // Wake executors when runs arrive or a cancel is asked for, whoever wrote the row.
-            """
-            CREATE FUNCTION kiln_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                PERFORM pg_notify('kiln_runs', TG_OP);
-                RETURN NULL;
-            END $$
-            """,
-            "CREATE TRIGGER ai_runs_insert_notify AFTER INSERT ON ai_runs FOR EACH STATEMENT EXECUTE FUNCTION kiln_notify()",
-            """
-            CREATE TRIGGER ai_runs_cancel_notify AFTER UPDATE OF cancel_requested_at ON ai_runs
-                FOR EACH STATEMENT EXECUTE FUNCTION kiln_notify()
-            """,
-        ]),
+        (
+            "v1_ai_runs",
+            [
+                """
+                CREATE TABLE ai_runs (
+                    id text PRIMARY KEY,
+                    tenant_id text NOT NULL,
+                    user_id text,
+                    feature text NOT NULL,
+                    subject_type text,
+                    subject_id text,
+                    idempotency_key text,
+                    input jsonb NOT NULL,
+                    policy jsonb NOT NULL DEFAULT '{}',
+                    status text NOT NULL DEFAULT 'queued' CHECK (status IN
+                        ('queued','submitting','in_progress','completed','failed','incomplete','cancelled','timed_out')),
+                    attempt integer NOT NULL DEFAULT 0,
+                    response_id text,
+                    provider_status text,
+                    output jsonb,
+                    error jsonb,
+                    usage jsonb,
+                    cost_micros bigint,
+                    poll_count integer NOT NULL DEFAULT 0,
+                    next_poll_at timestamptz,
+                    available_at timestamptz NOT NULL DEFAULT now(),
+                    lease_owner text,
+                    lease_expires_at timestamptz,
+                    cancel_requested_at timestamptz,
+                    review_state text,
+                    prompt_version text,
+                    send_started_at timestamptz,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    submitted_at timestamptz,
+                    provider_completed_at timestamptz,
+                    finalized_at timestamptz,
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                // "What is due" stays cheap with millions of finalized rows: partial indexes hold only live runs.
+                "CREATE INDEX ai_runs_queued_due ON ai_runs (available_at) WHERE status = 'queued'",
+                "CREATE INDEX ai_runs_poll_due ON ai_runs (next_poll_at) WHERE status = 'in_progress'",
+                "CREATE INDEX ai_runs_submitting_lease ON ai_runs (lease_expires_at) WHERE status = 'submitting'",
+                "CREATE UNIQUE INDEX ai_runs_tenant_idempotency ON ai_runs (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL",
+                "CREATE INDEX ai_runs_tenant_created ON ai_runs (tenant_id, created_at)",
+                "CREATE INDEX ai_runs_status ON ai_runs (status)",
+                "CREATE INDEX ai_runs_response ON ai_runs (response_id) WHERE response_id IS NOT NULL",
+                """
+                CREATE TABLE ai_run_events (
+                    id bigserial PRIMARY KEY,
+                    run_id text NOT NULL REFERENCES ai_runs (id) ON DELETE CASCADE,
+                    from_status text,
+                    to_status text NOT NULL,
+                    at timestamptz NOT NULL DEFAULT now(),
+                    actor text NOT NULL,
+                    kind text NOT NULL DEFAULT 'transition',
+                    details jsonb NOT NULL DEFAULT '{}'
+                )
+                """,
+                "CREATE INDEX ai_run_events_run ON ai_run_events (run_id, id)",
+                "CREATE INDEX ai_run_events_duplicates ON ai_run_events (kind) WHERE kind = 'possible_duplicate'",
+            ]
+        ),
+        (
+            "v2_learned_run_times",
+            [
+                "CREATE INDEX ai_runs_completed_feature ON ai_runs (feature, finalized_at) WHERE status = 'completed'"
+            ]
+        ),
+        (
+            "v3_notify",
+            [
+                // Wake executors when runs arrive or a cancel is asked for, whoever wrote the row.
+                """
+                CREATE FUNCTION kiln_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    PERFORM pg_notify('kiln_runs', TG_OP);
+                    RETURN NULL;
+                END $$
+                """,
+                "CREATE TRIGGER ai_runs_insert_notify AFTER INSERT ON ai_runs FOR EACH STATEMENT EXECUTE FUNCTION kiln_notify()",
+                """
+                CREATE TRIGGER ai_runs_cancel_notify AFTER UPDATE OF cancel_requested_at ON ai_runs
+                    FOR EACH STATEMENT EXECUTE FUNCTION kiln_notify()
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
@@ -98,7 +107,9 @@ enum PostgresSchema {
                 "CREATE TABLE IF NOT EXISTS kiln_schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                 logger: logger)
             var applied: Set<String> = []
-            for try await version in try await connection.query("SELECT version FROM kiln_schema_migrations", logger: logger).decode(String.self) {
+            for try await version in try await connection.query("SELECT version FROM kiln_schema_migrations", logger: logger).decode(
+                String.self)
+            {
                 applied.insert(version)
             }
             for (version, statements) in migrations where !applied.contains(version) {

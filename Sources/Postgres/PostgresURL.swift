@@ -29,7 +29,8 @@ struct PostgresURL {
             case "require", "verify-ca", "verify-full": .require(try! .init(configuration: .makeClientConfiguration()))
             default: .prefer(try! .init(configuration: .makeClientConfiguration()))
             }
-        var configuration = PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

@@ -113,10 +113,12 @@ public final class HTTPResponsesClient: ResponsesClient {
             throw Self.transportError(error, operation: operation)
         }
         guard (200..<300).contains(answer.status) else { throw httpError(answer) }
-        logger.debug("provider answered", metadata: [
-            "operation": "\(operation.rawValue)", "http_status": "\(answer.status)",
-            "request_id": "\(answer.headers.first(name: "x-request-id") ?? "-")",
-        ])
+        logger.debug(
+            "provider answered",
+            metadata: [
+                LogKey.operation: "\(operation.rawValue)", LogKey.httpStatus: "\(answer.status)",
+                LogKey.requestID: "\(answer.headers.first(name: "x-request-id") ?? "-")",
+            ])
         return answer
     }
 
@@ -177,7 +179,8 @@ public final class HTTPResponsesClient: ResponsesClient {
             neverSent = false
         }
         let kind: ProviderError.Kind = operation == .create && !neverSent ? .ambiguous : .retryable
-        return ProviderError(kind: kind, code: code, message: "\(operation.rawValue) failed: \(code.replacingOccurrences(of: "_", with: " "))")
+        return ProviderError(
+            kind: kind, code: code, message: "\(operation.rawValue) failed: \(code.replacingOccurrences(of: "_", with: " "))")
     }
 
     private func withRetries<T>(_ call: () async throws(ProviderError) -> T) async throws(ProviderError) -> T {
@@ -202,7 +205,9 @@ public final class HTTPResponsesClient: ResponsesClient {
     private func pathComponent(_ id: ResponseID) throws(ProviderError) -> String {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))
         guard !id.rawValue.isEmpty, id.rawValue.unicodeScalars.allSatisfy(allowed.contains) else {
-            throw ProviderError(kind: .permanent, code: "invalid_response_id", message: "response id \"\(id.rawValue.prefix(80))\" has characters an id cannot have")
+            throw ProviderError(
+                kind: .permanent, code: "invalid_response_id",
+                message: "response id \"\(id.rawValue.prefix(80))\" has characters an id cannot have")
         }
         return id.rawValue
     }

@@ -49,7 +49,6 @@ extension SQLiteRunStore {
 
     static func text(_ date: Date?) -> String? { date.map(Timestamp.format) }
 
-
     static func insertEvent(_ event: RunEvent, _ db: Database) throws {
         try db.execute(
             sql: """
@@ -62,13 +61,12 @@ extension SQLiteRunStore {
             ])
     }
 
-    static func decodeEvent(_ row: Row) -> RunEvent {
-        let details = (row["details"] as String?).flatMap { try? JSONValue.parse($0, what: "details") } ?? .null
-        return RunEvent(
-            id: row["id"], runID: RunID(row["run_id"]),
-            fromStatus: (row["from_status"] as String?).flatMap(RunStatus.init(rawValue:)),
-            toStatus: RunStatus(rawValue: row["to_status"]) ?? .queued,
-            at: Timestamp.parse(row["at"]) ?? Date(timeIntervalSince1970: 0), actor: row["actor"],
-            kind: row["kind"], details: details)
+    static func decodeEvent(_ row: Row) throws -> RunEvent {
+        let atText: String? = row["at"]
+        return try StoredEventColumns(
+            id: row["id"], runID: row["run_id"], fromStatus: row["from_status"], toStatus: row["to_status"],
+            at: atText.flatMap(Timestamp.parse), atText: atText, actor: row["actor"], kind: row["kind"], details: row["details"]
+        ).event()
     }
+
 }

@@ -10,7 +10,7 @@ import KilnDomain
 /// database is waited for up to `busyTimeout`, then reported.
 public final class SQLiteRunStore: RunStore {
     public let path: String
-    private let pool: DatabasePool
+    let pool: DatabasePool
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String, busyTimeout: TimeInterval = 10) throws {
@@ -28,20 +28,16 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    /// Why the database's folder cannot be written, when that is the cause: a WAL database
-    /// needs its folder writable even to read (it creates `-wal` and `-shm` files).
-    static func unwritableFolder(of path: String) -> String? {
-        let folder = (path as NSString).deletingLastPathComponent
-        guard access(folder.isEmpty ? "." : folder, W_OK) != 0 else { return nil }
-        switch errno {
-        case EROFS: return "the file system is read-only"
-        case EACCES, EPERM: return "no permission to write in \(folder.isEmpty ? "." : folder)"
-        default: return nil
-        }
-    }
-
+    /// Migrations run on a Dispatch thread: GRDB's migrator is synchronous and may wait for
+    /// another process's write lock, which must not hold one of the few cooperative threads.
     public func migrate() async throws {
-        try await perform("migrate") { [pool] in try SQLiteSchema.migrator.migrate(pool) }
+        try await perform("migrate") { [pool] in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try SQLiteSchema.migrator.migrate(pool) })
+                }
+            }
+        }
     }
 
     public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
@@ -144,24 +140,20 @@ public final class SQLiteRunStore: RunStore {
     public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
         try await perform("request cancellation of run \(id)") { [pool] in
             try await pool.write { db -> Run? in
-                guard let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM ai_runs WHERE id = ? AND tenant_id = ?",
-                    arguments: [id.rawValue, tenant.rawValue])
+                guard
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT * FROM ai_runs WHERE id = ? AND tenant_id = ?",
+                        arguments: [id.rawValue, tenant.rawValue])
                 else { return nil }
-                var run = try Self.decodeRun(row)
-                guard !run.status.isTerminal, run.cancelRequestedAt == nil else { return run }
-                run.cancelRequestedAt = now
-                run.updatedAt = now
-                if run.status == .inProgress, run.leaseOwner == nil, (run.nextPollAt ?? now) > now {
-                    run.nextPollAt = now
-                }
+                let run = try Self.decodeRun(row)
+                guard let update = RunUpdate.make(.requestCancellation, on: run, at: now, actor: actor) else { return run }
                 try db.execute(
                     sql: "UPDATE ai_runs SET cancel_requested_at = ?, next_poll_at = ?, updated_at = ? WHERE id = ?",
-                    arguments: [Self.text(now), Self.text(run.nextPollAt), Self.text(now), id.rawValue])
-                try Self.insertEvent(
-                    RunEvent(runID: id, fromStatus: run.status, toStatus: run.status, at: now, actor: actor,
-                        kind: "cancel_requested"), db)
-                return run
+                    arguments: [
+                        Self.text(update.run.cancelRequestedAt), Self.text(update.run.nextPollAt), Self.text(now), id.rawValue,
+                    ])
+                if let event = update.event { try Self.insertEvent(event, db) }
+                return update.run
             }
         }
     }
@@ -171,25 +163,6 @@ public final class SQLiteRunStore: RunStore {
             try await pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM ai_run_events WHERE run_id = ? ORDER BY id", arguments: [id.rawValue])
                     .map(Self.decodeEvent)
-            }
-        }
-    }
-
-    public func summary() async throws -> RunSummary {
-        try await perform("summarize runs") { [pool] in
-            try await pool.read { db in
-                var counts: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM ai_runs GROUP BY status") {
-                    counts[row["status"]] = row["n"]
-                }
-                let oldest = try String.fetchOne(db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued'")
-                let cost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs") ?? 0
-                let duplicates = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0
-                return RunSummary(
-                    counts: counts, oldestQueuedAt: oldest.flatMap(Timestamp.parse),
-                    inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost,
-                    possibleDuplicates: duplicates)
             }
         }
     }
@@ -211,40 +184,6 @@ public final class SQLiteRunStore: RunStore {
                     renewed += db.changesCount
                 }
                 return renewed
-            }
-        }
-    }
-
-    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
-        try await perform("read recent run times") { [pool] in
-            try await pool.read { db in
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT submitted_at, provider_completed_at FROM ai_runs
-                        WHERE status = 'completed' AND feature = ? AND coalesce(json_extract(policy, '$.model'), ?) = ?
-                            AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
-                        ORDER BY finalized_at DESC LIMIT ?
-                        """,
-                    arguments: [feature, defaultModel, model, limit])
-                return rows.compactMap { row -> Double? in
-                    guard let start = Timestamp.parse(row["submitted_at"]), let end = Timestamp.parse(row["provider_completed_at"])
-                    else { return nil }
-                    return end.timeIntervalSince(start)
-                }
-            }
-        }
-    }
-
-    public func nextDueDate() async throws -> Date? {
-        try await perform("find the next due time") { [pool] in
-            try await pool.read { db in
-                let texts = try [
-                    String.fetchOne(db, sql: "SELECT min(available_at) FROM ai_runs WHERE status = 'queued'"),
-                    String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'"),
-                    String.fetchOne(db, sql: "SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'"),
-                ]
-                return texts.compactMap { $0.flatMap(Timestamp.parse) }.min()
             }
         }
     }
@@ -274,30 +213,4 @@ public final class SQLiteRunStore: RunStore {
         return true
     }
 
-    /// Runs database work (on GRDB's own queues; the task suspends) and names what failed.
-    private func perform<T: Sendable>(_ what: String, _ work: @Sendable () async throws -> T) async throws -> T {
-        do {
-            return try await work()
-        } catch let error as KilnError {
-            throw error
-        } catch {
-            throw Self.translate(error, doing: what)
-        }
-    }
-
-    /// Errors that say the database did not answer this time (locked past the busy timeout,
-    /// full, read-only, an I/O error), not that the request was wrong.
-    static let transientCodes: [ResultCode] = [
-        .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL,
-        .SQLITE_NOMEM,
-    ]
-
-    /// A database error as a ``KilnError``: SQLite's own message, never the SQL or its arguments.
-    static func translate(_ error: any Error, doing what: String) -> KilnError {
-        if let error = error as? DatabaseError {
-            let code: KilnError.Code = transientCodes.contains(error.resultCode) ? .databaseUnavailable : .database
-            return KilnError(code, "could not \(what): SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")
-        }
-        return KilnError(.database, "could not \(what): \(error)")
-    }
 }

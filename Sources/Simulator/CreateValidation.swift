@@ -38,32 +38,46 @@ enum CreateValidation {
             guard let map = raw as? [String: Any], map.count <= 16,
                 map.allSatisfy({ $0.key.count <= 64 && ($0.value as? String)?.count ?? 513 <= 512 })
             else {
-                return .failure(Problem(message: "Invalid 'metadata': at most 16 pairs, keys ≤ 64 and string values ≤ 512 characters.", param: "metadata", code: "invalid_value"))
+                return .failure(
+                    Problem(
+                        message: "Invalid 'metadata': at most 16 pairs, keys ≤ 64 and string values ≤ 512 characters.", param: "metadata",
+                        code: "invalid_value"))
             }
             metadata = map.compactMapValues { $0 as? String }
         }
         var maxOutputTokens: Int?
         if let raw = object["max_output_tokens"], !(raw is NSNull) {
             guard let value = raw as? Int else {
-                return .failure(Problem(message: "Invalid type for 'max_output_tokens': expected an integer.", param: "max_output_tokens", code: "invalid_type"))
+                return .failure(
+                    Problem(
+                        message: "Invalid type for 'max_output_tokens': expected an integer.", param: "max_output_tokens",
+                        code: "invalid_type"))
             }
             guard value >= 16 else {
-                return .failure(Problem(message: "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got \(value) instead.", param: "max_output_tokens", code: "integer_below_min_value"))
+                return .failure(
+                    Problem(
+                        message:
+                            "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got \(value) instead.",
+                        param: "max_output_tokens", code: "integer_below_min_value"))
             }
             maxOutputTokens = value
         }
         var window: String?
         if let options = object["background_options"] as? [String: Any], let value = options["completion_window"] {
             guard let text = value as? String, ["soonest", "2h", "8h"].contains(text) else {
-                return .failure(Problem(message: "Invalid 'background_options.completion_window': expected one of soonest, 2h, 8h.", param: "background_options.completion_window", code: "invalid_value"))
+                return .failure(
+                    Problem(
+                        message: "Invalid 'background_options.completion_window': expected one of soonest, 2h, 8h.",
+                        param: "background_options.completion_window", code: "invalid_value"))
             }
             guard background else {
                 return .failure(Problem(message: "background_options requires background=true.", param: "background_options", code: nil))
             }
             window = text
         }
-        return .success(SimulatorState.CreateRequest(
-            model: model, instructions: object["instructions"] as? String, input: input, metadata: metadata,
-            maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, body: data))
+        return .success(
+            SimulatorState.CreateRequest(
+                model: model, instructions: object["instructions"] as? String, input: input, metadata: metadata,
+                maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, body: data))
     }
 }

@@ -20,7 +20,11 @@ struct SimulatedResponse: Sendable {
     var cancelledAt: Double?
     var deleted = false
 
-    enum Status: String { case queued, inProgress = "in_progress", completed, failed, cancelled, incomplete }
+    enum Status: String {
+        case queued
+        case inProgress = "in_progress"
+        case completed, failed, cancelled, incomplete
+    }
 
     func status(at now: Double) -> Status {
         if cancelledAt != nil { return .cancelled }  // set only while it was running

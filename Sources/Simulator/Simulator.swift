@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import ServiceLifecycle
 import NIOCore
+import ServiceLifecycle
 
 /// A local server that speaks OpenAI's Responses API (`/v1/responses…`) with the shapes of
 /// the official spec, moves background responses through `queued` → `in_progress` → a
@@ -115,7 +115,8 @@ public final class Simulator: Sendable {
             try await self.withFaults(request) { () async -> Response in
                 let id = context.parameters.get("id") ?? ""
                 if request.uri.queryParameters.get("stream") == "true" {
-                    return Self.error(400, "Streaming is not supported by the Kiln simulator.", type: "invalid_request_error", param: "stream", code: nil)
+                    return Self.error(
+                        400, "Streaming is not supported by the Kiln simulator.", type: "invalid_request_error", param: "stream", code: nil)
                 }
                 guard case .found(let response) = self.state.lookup(id, now: Self.now(), countRetrieve: true) else {
                     return Self.notFound(id)
@@ -156,7 +157,8 @@ public final class Simulator: Sendable {
             let azure = request.headers[HTTPField.Name("api-key")!]
             guard bearer == "Bearer \(key)" || azure == key else {
                 let given = azure ?? bearer.map { String($0.dropFirst("Bearer ".count)) } ?? ""
-                let shown = state.configuration.quotesKeyInErrors || given.count < 12
+                let shown =
+                    state.configuration.quotesKeyInErrors || given.count < 12
                     ? given : given.prefix(3) + String(repeating: "*", count: given.count - 7) + given.suffix(4)
                 return Self.error(
                     401, "Incorrect API key provided: \(shown). You can find your API key at https://platform.openai.com/account/api-keys.",
@@ -167,7 +169,9 @@ public final class Simulator: Sendable {
         case nil:
             return try await answer()
         case .rateLimited?:
-            var response = Self.error(429, "Rate limit reached for requests. Please try again shortly.", type: "requests", param: nil, code: "rate_limit_exceeded")
+            var response = Self.error(
+                429, "Rate limit reached for requests. Please try again shortly.", type: "requests", param: nil, code: "rate_limit_exceeded"
+            )
             if Bool.random() {
                 response.headers[HTTPField.Name("retry-after")!] = "1"
             } else {
@@ -177,16 +181,20 @@ public final class Simulator: Sendable {
         case .serverError?:
             return Self.error(500, "The server had an error while processing your request.", type: "server_error", param: nil, code: nil)
         case .unavailableHTML?:
-            let html = "<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
-            return Response(status: .serviceUnavailable, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: html)))
+            let html =
+                "<html><head><title>503 Service Temporarily Unavailable</title></head><body><h1>503 Service Temporarily Unavailable</h1></body></html>"
+            return Response(
+                status: .serviceUnavailable, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: html)))
         case .slow?:
             try? await Task.sleep(for: .milliseconds(Int(state.configuration.slowSeconds * 1000)))
             return try await answer()
         case .drop?:
             _ = try await answer()  // the provider did the work; the answer is lost
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(contentLength: 100) { _ in
-                throw SimulatedDrop()
-            })
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(contentLength: 100) { _ in
+                    throw SimulatedDrop()
+                })
         case .truncated?:
             let full = try await answer()
             let collector = CollectingWriter()
@@ -203,7 +211,8 @@ public final class Simulator: Sendable {
             let data = Data(body.readableBytesView)
             let parsed: SimulatorState.CreateRequest
             switch CreateValidation.parse(data) {
-            case .failure(let problem): return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: problem.code)
+            case .failure(let problem):
+                return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: problem.code)
             case .success(let value): parsed = value
             }
             let response = self.state.create(parsed, now: Self.now())
@@ -230,7 +239,9 @@ public final class Simulator: Sendable {
     /// The spec's error envelope: `{"error": {"message", "type", "param", "code"}}`.
     static func error(_ status: Int, _ message: String, type: String, param: String?, code: String?) -> Response {
         let object: [String: Any] = [
-            "error": ["message": message, "type": type, "param": param.map { $0 as Any } ?? NSNull(), "code": code.map { $0 as Any } ?? NSNull()]
+            "error": [
+                "message": message, "type": type, "param": param.map { $0 as Any } ?? NSNull(), "code": code.map { $0 as Any } ?? NSNull(),
+            ]
         ]
         var response = json(object)
         response.status = HTTPResponse.Status(code: status)

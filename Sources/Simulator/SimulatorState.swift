@@ -90,9 +90,11 @@ final class SimulatorState: Sendable {
             let generation = directives.generation ?? random.logNormal(median: c.generationMedian, sigma: c.generationSigma)
             let draw = random.unit()
             var outcome: SimulatedResponse.Outcome =
-                draw < c.stuckShare ? .stuck
-                : draw < c.stuckShare + c.failedShare ? .failed
-                : draw < c.stuckShare + c.failedShare + c.incompleteShare ? .incomplete : .completed
+                draw < c.stuckShare
+                ? .stuck
+                : draw < c.stuckShare + c.failedShare
+                    ? .failed
+                    : draw < c.stuckShare + c.failedShare + c.incompleteShare ? .incomplete : .completed
             if let forced = directives.outcome { outcome = forced }
             if !request.background, outcome == .stuck { outcome = .completed }
             let id = String(format: "resp_%016llx%08llx", state.sequence, random.next() & 0xffff_ffff)

@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnWorker
 import Logging
 import ServiceLifecycle
 
@@ -12,9 +13,11 @@ import ServiceLifecycle
 /// and "the id is stored" is visible on recovery and never a silent duplicate.
 public struct Submitter: Sendable {
     public let environment: WorkerEnvironment
+    private let decision: SubmitDecision
 
     public init(environment: WorkerEnvironment) {
         self.environment = environment
+        self.decision = SubmitDecision(settings: environment.configuration.submitter, limits: environment.configuration.limits)
     }
 
     private var settings: SubmitterSettings { environment.configuration.submitter }
@@ -47,122 +50,74 @@ public struct Submitter: Sendable {
         return result
     }
 
-    /// Sends one claimed run and records what happened.
+    /// Sends one claimed run and records what happened: the I/O half of ``SubmitDecision``.
     func submit(_ run: Run) async throws -> SubmitOutcome {
+        let clock = environment.clock
         let logger = environment.logger(for: run)
         if Task.isShuttingDownGracefully || Task.isCancelled {
-            guard let update = RunUpdate.make(.release, on: run, at: Date(), actor: environment.owner) else { return .lostLease }
+            guard let update = RunUpdate.make(.release, on: run, at: clock.now(), actor: environment.owner) else { return .lostLease }
             return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
         }
-        if run.cancelRequestedAt != nil {
-            return try await save(.cancelBeforeSubmission, on: run, now: Date(), outcome: .cancelled)
-        }
-        let policy: RunPolicy
-        let generation: GenerationRequest
-        let promptVersion: String
-        do {
-            policy = try environment.policy(of: run)
-            let feature = try environment.features.feature(named: run.feature)
-            try feature.validate(input: run.input, limits: environment.configuration.limits)
-            generation = try feature.request(for: run.input, policy: policy)
-            promptVersion = feature.promptVersion
-        } catch {
-            let failure = RunFailure(code: error.code.rawValue, message: error.message, source: .policy)
-            logger.warning("run refused before submission", metadata: [LogKey.error: "\(failure.code)"])
-            return try await save(.fail(failure), on: run, now: Date(), outcome: .failed)
-        }
-        if Date() >= run.deadline(policy) {
-            return try await save(.timeOut(providerStatus: nil), on: run, now: Date(), outcome: .timedOut)
+        let plan = decision.plan(for: run, policy: environment.policy(of: run), features: environment.features, now: clock.now())
+        guard case .send(let generation, let promptVersion, let policy) = plan else {
+            if case .settle(let transition) = plan {
+                if case .fail(let failure) = transition {
+                    logger.warning("run refused before submission", metadata: [LogKey.error: "\(failure.code)"])
+                }
+                return try await save(SubmitDecision.Verdict(transition), on: run)
+            }
+            return .lostLease
         }
         try await environment.budget.acquire()
 
         // The send mark: committed before the request leaves.
-        guard let marked = RunUpdate.make(.markSend(promptVersion: promptVersion), on: run, at: Date(), actor: environment.owner),
+        guard let marked = RunUpdate.make(.markSend(promptVersion: promptVersion), on: run, at: clock.now(), actor: environment.owner),
             try await environment.persist(marked)
         else { return .lostLease }
         let sending = marked.run
         let request = ProviderRequest(
             generation: generation, metadata: ProviderRequest.metadata(run: run.id, attempt: sending.attempt))
-        let response: ProviderResponse
-        do {
-            response = try await environment.client.create(request)
+        let verdict: SubmitDecision.Verdict
+        do throws(ProviderError) {
+            let response = try await environment.client.create(request)
+            let estimate = await environment.estimates.estimate(feature: run.feature, model: policy.model)
+            let firstPoll = PollSchedule(settings: environment.configuration.poller).firstPoll(
+                at: clock.now(), estimate: estimate, window: policy.completionWindow, random: clock.random())
+            logger.debug("submitted", metadata: [LogKey.responseID: "\(response.id)"])
+            verdict = decision.accepted(response, firstPollAt: firstPoll)
         } catch {
-            return try await handle(error, sending: sending, policy: policy, logger: logger)
+            verdict = decision.after(error, sending: sending, policy: policy, now: clock.now(), random: clock.random())
+            logger.info("create failed", metadata: [LogKey.error: "\(error.code)", LogKey.errorKind: "\(error.kind.rawValue)"])
         }
-        let now = Date()
-        let estimate = await environment.estimates.estimate(feature: run.feature, model: policy.model)
-        let firstPoll = PollSchedule(settings: environment.configuration.poller).firstPoll(
-            at: now, estimate: estimate, window: policy.completionWindow, random: .random(in: 0..<1))
-        logger.debug("submitted", metadata: [LogKey.responseID: "\(response.id)"])
-        return try await save(
-            .accept(responseID: response.id, providerStatus: response.status.rawValue, firstPollAt: firstPoll),
-            on: sending, now: now, outcome: .accepted)
-    }
-
-    private func handle(_ error: ProviderError, sending: Run, policy: RunPolicy, logger: Logger) async throws -> SubmitOutcome {
-        let now = Date()
-        let attemptsLeft = sending.attempt < policy.maxAttempts
-        switch error.kind {
-        case .rateLimited:
-            let wait = error.retryAfter ?? settings.retryBaseSeconds
-            await environment.budget.pause(seconds: wait)
-            logger.info("provider rate limit; pausing submissions", metadata: ["wait_seconds": "\(wait)"])
-            return try await save(
-                .requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure, refundAttempt: true),
-                on: sending, now: now, outcome: .requeued)
-        case .retryable where attemptsLeft:
-            let backoff = min(settings.retryMaxSeconds, settings.retryBaseSeconds * pow(2, Double(sending.attempt - 1)))
-            let wait = max(error.retryAfter ?? 0, backoff * (0.5 + 0.5 * Double.random(in: 0..<1)))
-            logger.info("retryable provider error; will retry", metadata: [LogKey.error: "\(error.code)"])
-            return try await save(
-                .requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure), on: sending, now: now,
-                outcome: .requeued)
-        case .ambiguous:
-            return try await ambiguous(sending, policy: policy, reason: error.code, now: now, logger: logger)
-        case .retryable, .permanent, .notFound:
-            logger.warning("submission failed", metadata: [LogKey.error: "\(error.code)"])
-            var failure = error.failure
-            if error.kind == .retryable { failure.message = "attempts exhausted (\(sending.attempt)): " + failure.message }
-            return try await save(.fail(failure), on: sending, now: now, outcome: .failed)
-        }
-    }
-
-    /// A create that may have reached the provider: resubmit or fail, by policy, and
-    /// always record a `possible_duplicate` event.
-    private func ambiguous(_ run: Run, policy: RunPolicy, reason: String, now: Date, logger: Logger) async throws -> SubmitOutcome {
-        let details: [String: JSONValue] = ["reason": .string(reason), "policy": .string(settings.ambiguousSend.rawValue)]
-        logger.warning("create may have reached the provider; possible duplicate", metadata: ["reason": "\(reason)"])
-        let transition: RunTransition
-        let outcome: SubmitOutcome
-        if settings.ambiguousSend == .resubmit, run.attempt < policy.maxAttempts {
-            transition = .requeue(
-                availableAt: now.addingTimeInterval(settings.retryBaseSeconds),
-                lastError: RunFailure(code: "possible_duplicate", message: "the create may have reached the provider (\(reason))", source: .kiln))
-            outcome = .resubmitting
-        } else {
-            transition = .fail(RunFailure(
-                code: "possible_duplicate", message: "the create may have reached the provider (\(reason)); not resubmitted",
-                source: .kiln))
-            outcome = .duplicateFailed
-        }
-        guard var update = RunUpdate.make(transition, on: run, at: now, actor: environment.owner, details: details) else {
-            return .lostLease
-        }
-        update.event?.kind = "possible_duplicate"
-        return try await environment.persist(update) ? outcome : .lostLease
+        if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
+        return try await save(verdict, on: sending)
     }
 
     /// A run found in `submitting` after its owner's lease expired.
     func recover(_ run: Run, now: Date) async throws -> SubmitOutcome {
-        guard run.sendStartedAt != nil, run.responseID == nil else {
-            return try await save(.release, on: run, now: now, outcome: .released)
+        let policy = (try? environment.policy(of: run).get()) ?? environment.configuration.policy
+        let verdict = decision.recover(run, policy: policy, now: now)
+        if verdict.eventKind == "possible_duplicate" {
+            environment.logger(for: run).warning("create may have reached the provider; possible duplicate")
         }
-        let policy = (try? environment.policy(of: run)) ?? environment.configuration.policy
-        return try await ambiguous(run, policy: policy, reason: "process_lost_after_send", now: now, logger: environment.logger(for: run))
+        return try await save(verdict, on: run)
     }
 
-    private func save(_ transition: RunTransition, on run: Run, now: Date, outcome: SubmitOutcome) async throws -> SubmitOutcome {
-        guard let update = RunUpdate.make(transition, on: run, at: now, actor: environment.owner) else { return .lostLease }
-        return try await environment.persist(update) ? outcome : .lostLease
+    private func save(_ verdict: SubmitDecision.Verdict, on run: Run) async throws -> SubmitOutcome {
+        guard
+            var update = RunUpdate.make(
+                verdict.transition, on: run, at: environment.clock.now(), actor: environment.owner, details: verdict.details)
+        else { return .lostLease }
+        if let kind = verdict.eventKind { update.event?.kind = kind }
+        guard try await environment.persist(update) else { return .lostLease }
+        let duplicate = verdict.eventKind == "possible_duplicate"
+        switch update.run.status {
+        case .inProgress: return .accepted
+        case .queued: return duplicate ? .resubmitting : (verdict.transition == .release ? .released : .requeued)
+        case .failed: return duplicate ? .duplicateFailed : .failed
+        case .cancelled: return .cancelled
+        case .timedOut: return .timedOut
+        case .submitting, .completed, .incomplete: return .released
+        }
     }
 }

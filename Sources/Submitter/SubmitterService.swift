@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnWorker
 import ServiceLifecycle
 
 /// The submitter as a long-running `Service`: it joins the application's `ServiceGroup`

@@ -18,34 +18,88 @@ struct BadInputTests {
     static let valid = #"{"text":"A document."}"#
 
     static let cases: [Case] = [
-        Case(name: "unknown feature", arguments: ["enqueue", "translate", "--tenant", "t", "--input", valid], message: "unknown feature \"translate\""),
-        Case(name: "input not JSON", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{text:"], message: "--input is not valid JSON"),
-        Case(name: "input lacks text", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{}"], message: "input.text is required"),
-        Case(name: "input text not a string", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":[1]}"#], message: "input.text must be a string"),
-        Case(name: "policy out of range", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_output_tokens":-1}"#], message: "policy.max_output_tokens"),
-        Case(name: "unknown policy key", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_tokens":5}"#], message: "unknown policy key \"max_tokens\""),
-        Case(name: "document over the size limit", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":"0123456789ABC"}"#], environment: ["KILN_LIMITS_MAX_INPUT_CHARS": "10"], message: "limits.max_input_chars is 10"),
-        Case(name: "input and input file both", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--input-file", "x.json"], message: "not both"),
-        Case(name: "missing input file", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input-file", "/nonexistent/doc.json"], message: "cannot read --input-file /nonexistent/doc.json"),
-        Case(name: "bad subject", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--subject", "document"], message: "subject must be TYPE:ID"),
-        Case(name: "empty tenant", arguments: ["enqueue", "document_summary", "--tenant", "", "--input", valid], message: "tenant must be 1–128 characters"),
+        Case(
+            name: "unknown feature", arguments: ["enqueue", "translate", "--tenant", "t", "--input", valid],
+            message: "unknown feature \"translate\""),
+        Case(
+            name: "input not JSON", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{text:"],
+            message: "--input is not valid JSON"),
+        Case(
+            name: "input lacks text", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", "{}"],
+            message: "input.text is required"),
+        Case(
+            name: "input text not a string", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":[1]}"#],
+            message: "input.text must be a string"),
+        Case(
+            name: "policy out of range",
+            arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_output_tokens":-1}"#],
+            message: "policy.max_output_tokens"),
+        Case(
+            name: "unknown policy key",
+            arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--policy", #"{"max_tokens":5}"#],
+            message: "unknown policy key \"max_tokens\""),
+        Case(
+            name: "document over the size limit",
+            arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":"0123456789ABC"}"#],
+            environment: ["KILN_LIMITS_MAX_INPUT_CHARS": "10"], message: "limits.max_input_chars is 10"),
+        Case(
+            name: "input and input file both",
+            arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--input-file", "x.json"], message: "not both"),
+        Case(
+            name: "missing input file",
+            arguments: ["enqueue", "document_summary", "--tenant", "t", "--input-file", "/nonexistent/doc.json"],
+            message: "cannot read --input-file /nonexistent/doc.json"),
+        Case(
+            name: "bad subject", arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--subject", "document"],
+            message: "subject must be TYPE:ID"),
+        Case(
+            name: "empty tenant", arguments: ["enqueue", "document_summary", "--tenant", "", "--input", valid],
+            message: "tenant must be 1–128 characters"),
         Case(name: "unknown status filter", arguments: ["list", "--status", "done"], message: "unknown status \"done\""),
-        Case(name: "unknown configuration key", arguments: ["status", "--config", "bad.json"], files: ["bad.json": #"{"poller":{"max_intervall_seconds":10}}"#], message: "unknown configuration key poller.max_intervall_seconds"),
-        Case(name: "configuration value of the wrong type", arguments: ["status", "--config", "bad.json"], files: ["bad.json": #"{"poller":{"batch_size":"many"}}"#], message: "poller.batch_size"),
-        Case(name: "configuration value out of range", arguments: ["status"], environment: ["KILN_POLLER_MAX_INTERVAL_SECONDS": "900"], message: "poller.max_interval_seconds must be"),
-        Case(name: "configuration file not JSON", arguments: ["status", "--config", "bad.json"], files: ["bad.json": "poller: 1"], message: "is not valid JSON"),
-        Case(name: "missing configuration file", arguments: ["status", "--config", "/nonexistent/kiln.json"], message: "cannot read configuration file /nonexistent/kiln.json"),
-        Case(name: "unreadable database path", arguments: ["status", "--database", "/nonexistent/dir/kiln.sqlite"], message: "could not open the SQLite database at /nonexistent/dir/kiln.sqlite"),
+        Case(
+            name: "unknown configuration key", arguments: ["status", "--config", "bad.json"],
+            files: ["bad.json": #"{"poller":{"max_intervall_seconds":10}}"#],
+            message: "unknown configuration key poller.max_intervall_seconds"),
+        Case(
+            name: "configuration value of the wrong type", arguments: ["status", "--config", "bad.json"],
+            files: ["bad.json": #"{"poller":{"batch_size":"many"}}"#], message: "poller.batch_size"),
+        Case(
+            name: "configuration value out of range", arguments: ["status"], environment: ["KILN_POLLER_MAX_INTERVAL_SECONDS": "900"],
+            message: "poller.max_interval_seconds must be"),
+        Case(
+            name: "configuration file not JSON", arguments: ["status", "--config", "bad.json"], files: ["bad.json": "poller: 1"],
+            message: "is not valid JSON"),
+        Case(
+            name: "missing configuration file", arguments: ["status", "--config", "/nonexistent/kiln.json"],
+            message: "cannot read configuration file /nonexistent/kiln.json"),
+        Case(
+            name: "unreadable database path", arguments: ["status", "--database", "/nonexistent/dir/kiln.sqlite"],
+            message: "could not open the SQLite database at /nonexistent/dir/kiln.sqlite"),
         Case(name: "database path is a directory", arguments: ["status", "--database", "/tmp"], message: "is a directory"),
-        Case(name: "unsupported database URL", arguments: ["status", "--database", "mysql://db/kiln"], message: "unsupported scheme \"mysql\""),
-        Case(name: "PostgreSQL URL without a database", arguments: ["status", "--database", "postgres://kiln@127.0.0.1:5432"], message: "names no database"),
-        Case(name: "PostgreSQL server unreachable", arguments: ["status", "--database", "postgres://kiln:s3cret-pw@127.0.0.1:9/kiln?sslmode=disable"], message: "cannot connect to PostgreSQL at 127.0.0.1:9/kiln"),
+        Case(
+            name: "unsupported database URL", arguments: ["status", "--database", "mysql://db/kiln"],
+            message: "unsupported scheme \"mysql\""),
+        Case(
+            name: "PostgreSQL URL without a database", arguments: ["status", "--database", "postgres://kiln@127.0.0.1:5432"],
+            message: "names no database"),
+        Case(
+            name: "PostgreSQL server unreachable",
+            arguments: ["status", "--database", "postgres://kiln:s3cret-pw@127.0.0.1:9/kiln?sslmode=disable"],
+            message: "cannot connect to PostgreSQL at 127.0.0.1:9/kiln"),
         Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
         Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
-        Case(name: "unknown log level", arguments: ["work", "--once", "--log-level", "loud"], environment: ["OPENAI_API_KEY": "sk-x"], message: "--log-level: unknown level \"loud\""),
+        Case(
+            name: "unknown log level", arguments: ["work", "--once", "--log-level", "loud"], environment: ["OPENAI_API_KEY": "sk-x"],
+            message: "--log-level: unknown level \"loud\""),
         Case(name: "no API key", arguments: ["work", "--once"], message: "no API key: set OPENAI_API_KEY or provider.api_key_file"),
-        Case(name: "missing API key file", arguments: ["work", "--once"], environment: ["KILN_PROVIDER_API_KEY_FILE": "/nonexistent/openai.key"], message: "provider.api_key_file: cannot read /nonexistent/openai.key"),
-        Case(name: "provider URL without a scheme", arguments: ["work", "--once"], environment: ["OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "api.openai.com/v1"], message: "provider.base_url must start with http:// or https://"),
+        Case(
+            name: "missing API key file", arguments: ["work", "--once"],
+            environment: ["KILN_PROVIDER_API_KEY_FILE": "/nonexistent/openai.key"],
+            message: "provider.api_key_file: cannot read /nonexistent/openai.key"),
+        Case(
+            name: "provider URL without a scheme", arguments: ["work", "--once"],
+            environment: ["OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "api.openai.com/v1"],
+            message: "provider.base_url must start with http:// or https://"),
     ]
 
     @Test(arguments: cases)
@@ -62,7 +116,9 @@ struct BadInputTests {
         // Nothing was written: no run exists in the scratch database.
         if !usesOwnDatabase, FileManager.default.fileExists(atPath: kiln.databasePath) {
             let listed = try await kiln.run(["list", "--json"])
-            #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+            #expect(
+                listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]"
+                    || listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
         }
     }
 
@@ -95,7 +151,9 @@ struct BadInputTests {
         }
         let simulator = Simulator(configuration: configuration)
         try await simulator.withRunning { base in
-            let id = try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", Self.valid, "--policy", #"{"max_attempts":1}"#]).stdout
+            let id = try await kiln.run([
+                "enqueue", "document_summary", "--tenant", "t", "--input", Self.valid, "--policy", #"{"max_attempts":1}"#,
+            ]).stdout
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             var environment = ["OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-right-key-0123456789"]
             if bad.code == "connection_refused" { environment["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1" }

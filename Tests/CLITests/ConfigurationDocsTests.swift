@@ -1,6 +1,7 @@
 import Foundation
-@testable import KilnCLI
 import Testing
+
+@testable import KilnCLI
 
 @Suite("Configuration is documented")
 struct ConfigurationDocsTests {
@@ -14,7 +15,8 @@ struct ConfigurationDocsTests {
             for key in (value as? [String: Any] ?? [:]).keys where !key.hasPrefix("_") { documented.insert("\(section).\(key)") }
         }
         let known = Set(ConfigurationLoader.keys.map(\.name))
-        #expect(documented == known, "only in the file: \(documented.subtracting(known)); only in the loader: \(known.subtracting(documented))")
+        #expect(
+            documented == known, "only in the file: \(documented.subtracting(known)); only in the loader: \(known.subtracting(documented))")
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         for key in known.sorted() { #expect(readme.contains("`\(key)`"), "README.md documents \(key)") }
     }

@@ -1,10 +1,11 @@
 import Foundation
 import KilnDomain
 import KilnSQLite
-@testable import KilnCLI
 import KilnSimulator
 import KilnTestSupport
 import Testing
+
+@testable import KilnCLI
 
 /// Where a test's runs live: a SQLite file, or a fresh database on the test PostgreSQL server.
 enum Backend: String, CaseIterable, Sendable {
@@ -56,7 +57,10 @@ struct CrashRecoveryTests {
         let service = RunService(store: store)
         var ids: [RunID] = []
         for i in 0..<count {
-            ids.append(try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("t"), input: ["text": .string("Crash test document \(i).")])).run.id)
+            ids.append(
+                try await service.enqueue(
+                    .init(feature: "document_summary", tenant: TenantID("t"), input: ["text": .string("Crash test document \(i).")])
+                ).run.id)
         }
         return (store, ids)
     }
@@ -101,7 +105,9 @@ struct CrashRecoveryTests {
                 let last = try #require(responses.last, "the provider saw \(id)")
                 #expect(run.status == .completed, "\(id)")
                 #expect(run.responseID?.rawValue == last["id"] as? String, "\(id) holds the id the provider finished")
-                let text = (last["output"] as? [[String: Any]])?.first.flatMap { ($0["content"] as? [[String: Any]])?.first?["text"] as? String }
+                let text = (last["output"] as? [[String: Any]])?.first.flatMap {
+                    ($0["content"] as? [[String: Any]])?.first?["text"] as? String
+                }
                 #expect(run.output?.text == text, "\(id): exactly the provider's output")
                 let terminal = try await store.events(of: id).filter { $0.toStatus.isTerminal }
                 #expect(terminal.count == 1, "\(id) finalized once")

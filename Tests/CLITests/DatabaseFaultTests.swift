@@ -41,9 +41,11 @@ struct DatabaseFaultTests {
     }
 
     static func environment(_ base: String) -> [String: String] {
-        ["OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test", "KILN_LOG_LEVEL": "warning",
-         "KILN_POLLER_INITIAL_DELAY_SECONDS": "0.1", "KILN_POLLER_MIN_INTERVAL_SECONDS": "0.05",
-         "KILN_POLLER_MAX_INTERVAL_SECONDS": "0.3", "KILN_WORKER_MAX_IDLE_SECONDS": "0.2"]
+        [
+            "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test", "KILN_LOG_LEVEL": "warning",
+            "KILN_POLLER_INITIAL_DELAY_SECONDS": "0.1", "KILN_POLLER_MIN_INTERVAL_SECONDS": "0.05",
+            "KILN_POLLER_MAX_INTERVAL_SECONDS": "0.3", "KILN_WORKER_MAX_IDLE_SECONDS": "0.2",
+        ]
     }
 
     static func simulator() -> Simulator {
@@ -107,7 +109,10 @@ struct DatabaseFaultTests {
             var refusal: KilnProcess.Result?
             for _ in 0..<200 {
                 let result = try await kiln.run(["enqueue", "document_summary", "--tenant", "t", "--input", big])
-                if result.status != 0 { refusal = result; break }
+                if result.status != 0 {
+                    refusal = result
+                    break
+                }
                 accepted += 1
             }
             let refused = try #require(refusal, "the disk never filled")

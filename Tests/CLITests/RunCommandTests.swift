@@ -11,7 +11,9 @@ struct RunCommandTests {
 
     @Test func enqueueShowListAndStatus() async throws {
         let kiln = try KilnProcess()
-        let enqueued = try await kiln.run(["enqueue", "document_summary", "--tenant", "acme", "--subject", "document:42", "--input", input, "--json"])
+        let enqueued = try await kiln.run([
+            "enqueue", "document_summary", "--tenant", "acme", "--subject", "document:42", "--input", input, "--json",
+        ])
         #expect(enqueued.status == 0, "\(enqueued.stderr)")
         let run = try json(enqueued.stdout)
         let id = try #require(run["id"] as? String)
@@ -37,8 +39,12 @@ struct RunCommandTests {
 
     @Test func theSameIdempotencyKeyGivesTheSameRun() async throws {
         let kiln = try KilnProcess()
-        let first = try await kiln.run(["enqueue", "document_summary", "--tenant", "acme", "--input", input, "--idempotency-key", "click-1"])
-        let second = try await kiln.run(["enqueue", "document_summary", "--tenant", "acme", "--input", input, "--idempotency-key", "click-1"])
+        let first = try await kiln.run([
+            "enqueue", "document_summary", "--tenant", "acme", "--input", input, "--idempotency-key", "click-1",
+        ])
+        let second = try await kiln.run([
+            "enqueue", "document_summary", "--tenant", "acme", "--input", input, "--idempotency-key", "click-1",
+        ])
         #expect(first.status == 0 && second.status == 0)
         #expect(first.stdout == second.stdout)
         let listed = try await kiln.run(["list", "--json"])

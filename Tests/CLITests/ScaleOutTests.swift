@@ -1,10 +1,11 @@
 import Foundation
 import KilnDomain
-@testable import KilnCLI
 import KilnPostgres
 import KilnSimulator
 import KilnTestSupport
 import Testing
+
+@testable import KilnCLI
 
 /// Several `kiln work` processes on one PostgreSQL database.
 @Suite("PostgreSQL: many executors share the work", .serialized)

@@ -1,5 +1,5 @@
-import Testing
 import KilnDomain
+import Testing
 
 @Suite("document_summary")
 struct FeatureTests {
@@ -19,13 +19,14 @@ struct FeatureTests {
     }
 
     static let badInputs: [(JSONValue, String)] = [
-            (JSONValue.object([:]), "input.text is required"),
-            (["text": 5], "input.text must be a string"),
-            (["text": "   "], "input.text is empty"),
-            (["text": "ok", "length": "epic"], "input.length"),
-            (["text": "ok", "tone": "dry"], "unknown key \"tone\""),
-            (["text": .string(String(repeating: "a", count: 51))], "limits.max_input_chars is 50"),
-            (.array([]), "must be a JSON object"),]
+        (JSONValue.object([:]), "input.text is required"),
+        (["text": 5], "input.text must be a string"),
+        (["text": "   "], "input.text is empty"),
+        (["text": "ok", "length": "epic"], "input.length"),
+        (["text": "ok", "tone": "dry"], "unknown key \"tone\""),
+        (["text": .string(String(repeating: "a", count: 51))], "limits.max_input_chars is 50"),
+        (.array([]), "must be a JSON object"),
+    ]
 
     @Test(
         "bad input is refused with the key named",

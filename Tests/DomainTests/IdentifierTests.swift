@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import KilnDomain
+import Testing
 
 @Suite("Ids and timestamps")
 struct IdentifierTests {

@@ -1,5 +1,5 @@
-import Testing
 import KilnDomain
+import Testing
 
 @Suite("Run policy")
 struct PolicyTests {
@@ -9,7 +9,9 @@ struct PolicyTests {
     }
 
     @Test func overridesApplyAndShowInTheJSON() throws {
-        let policy = try RunPolicy().applying(["model": "gpt-5", "max_output_tokens": 300, "completion_window": "2h", "deadline_seconds": 9000])
+        let policy = try RunPolicy().applying([
+            "model": "gpt-5", "max_output_tokens": 300, "completion_window": "2h", "deadline_seconds": 9000,
+        ])
         #expect(policy.model == "gpt-5")
         #expect(policy.maxOutputTokens == 300)
         #expect(policy.completionWindow == .twoHours)
@@ -17,16 +19,17 @@ struct PolicyTests {
     }
 
     static let badPolicies: [(JSONValue, String)] = [
-            (JSONValue.object(["max_output_tokens": 0]), "max_output_tokens"),
-            (["max_output_tokens": "many"], "max_output_tokens"),
-            (["deadline_seconds": -5], "deadline_seconds"),
-            (["max_attempts": 99], "max_attempts"),
-            (["completion_window": "1d"], "completion_window"),
-            (["modle": "x"], "modle"),
-            (["requires_review": "yes"], "requires_review"),
-            (["model": ""], "model"),
-            (["completion_window": "8h", "deadline_seconds": 60], "deadline_seconds"),
-            (.string("fast"), "policy must be a JSON object"),]
+        (JSONValue.object(["max_output_tokens": 0]), "max_output_tokens"),
+        (["max_output_tokens": "many"], "max_output_tokens"),
+        (["deadline_seconds": -5], "deadline_seconds"),
+        (["max_attempts": 99], "max_attempts"),
+        (["completion_window": "1d"], "completion_window"),
+        (["modle": "x"], "modle"),
+        (["requires_review": "yes"], "requires_review"),
+        (["model": ""], "model"),
+        (["completion_window": "8h", "deadline_seconds": 60], "deadline_seconds"),
+        (.string("fast"), "policy must be a JSON object"),
+    ]
 
     @Test(
         "bad policy values name the key",

@@ -19,7 +19,8 @@ struct PollScheduleTests {
         }
         /// Queue wait uniform 0–10 s and a log-normal generation (median 180 s, σ 0.6): the standard workload.
         mutating func run() -> (queue: Double, generation: Double) {
-            let u1 = max(unit(), 1e-12), u2 = unit()
+            let u1 = max(unit(), 1e-12)
+            let u2 = unit()
             let normal = (-2 * Foundation.log(u1)).squareRoot() * cos(2 * .pi * u2)
             return (10 * unit(), 180 * exp(0.6 * normal))
         }
@@ -66,8 +67,10 @@ struct PollScheduleTests {
                 var now = schedule.firstPoll(at: start, estimate: estimate, window: nil, random: draws.unit()).timeIntervalSince(start)
                 polls += 1
                 while now < done {
-                    now = schedule.nextPoll(submittedAt: start, now: start + now, providerStatus: .inProgress, window: nil, random: draws.unit())
-                        .timeIntervalSince(start)
+                    now = schedule.nextPoll(
+                        submittedAt: start, now: start + now, providerStatus: .inProgress, window: nil, random: draws.unit()
+                    )
+                    .timeIntervalSince(start)
                     polls += 1
                 }
                 relativeLags.append((now - done) / run.generation)

@@ -1,5 +1,5 @@
-import Testing
 import KilnDomain
+import Testing
 
 @Suite("The life of a run")
 struct RunStatusTests {

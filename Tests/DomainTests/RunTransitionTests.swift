@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import KilnDomain
+import Testing
 
 extension Run {
-    static func fixture(status: RunStatus = .queued, owner: String? = nil, at now: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> Run {
+    static func fixture(status: RunStatus = .queued, owner: String? = nil, at now: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> Run
+    {
         var run = Run(
             id: RunID.make(at: now), tenantID: TenantID("t1"), feature: "document_summary",
             input: ["text": "hello"], createdAt: now)
@@ -94,30 +95,5 @@ struct RunTransitionTests {
             RunUpdate.make(.fail(RunFailure(code: "x", message: "m", source: .provider)), on: inProgress, at: now, actor: "p"))
         #expect(failed.event?.fromStatus == .inProgress)
         #expect(failed.event?.toStatus == .failed)
-    }
-}
-
-@Suite("Wake-ups")
-struct WakeupTests {
-    @Test func aTimedOutWaitLeavesTheNextWaitWorking() async {
-        let wakeup = Wakeup()
-        let clock = ContinuousClock()
-        for _ in 0..<3 {
-            let elapsed = await clock.measure { await wakeup.wait(seconds: 0.05) }
-            #expect(elapsed >= .milliseconds(45), "a wait with no signal lasts its time, every time")
-        }
-    }
-
-    @Test func aSignalEndsAWaitAndIsKeptWhenNobodyWaits() async {
-        let wakeup = Wakeup()
-        wakeup.signal()
-        let clock = ContinuousClock()
-        // Woken, not timed out: the timeouts are long enough that a loaded machine cannot blur the two.
-        let kept = await clock.measure { await wakeup.wait(seconds: 120) }
-        #expect(kept < .seconds(60))
-        async let waited: Duration = clock.measure { await wakeup.wait(seconds: 120) }
-        try? await Task.sleep(for: .milliseconds(50))
-        wakeup.signal()
-        #expect(await waited < .seconds(60))
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import KilnDomain
-@testable import KilnProvider
 import KilnSimulator
 import Testing
+
+@testable import KilnProvider
 
 @Suite("The Responses API client")
 struct ClientTests {
@@ -45,7 +46,9 @@ struct ClientTests {
         #expect(response.metadata["kiln_run_id"] == "run_1")
         #expect(ResponseDecoding.decode(Data(#"{"id":"resp_2","status":"thinking_hard"}"#.utf8))?.status.isTerminal == false)
         #expect(ResponseDecoding.decode(Data("{\"id\":\"resp_3\",\"sta".utf8)) == nil)
-        #expect(ResponseDecoding.errorFields(Data(#"{"message":"gone","type":"invalid_request_error","code":null,"param":null}"#.utf8)).message == "gone")
+        #expect(
+            ResponseDecoding.errorFields(Data(#"{"message":"gone","type":"invalid_request_error","code":null,"param":null}"#.utf8)).message
+                == "gone")
     }
 
     @Test func retrieveAndCancelAreRetriedThroughTransientFaults() async throws {
@@ -69,7 +72,10 @@ struct ClientTests {
         let simulator = quickSimulator()
         try await simulator.withRunning { base in
             let client = makeClient(base)
-            for (fault, kind) in [(SimulatorFault.serverError, ProviderError.Kind.retryable), (.unavailableHTML, .retryable), (.rateLimited, .rateLimited), (.drop, .ambiguous), (.truncated, .ambiguous)] {
+            for (fault, kind) in [
+                (SimulatorFault.serverError, ProviderError.Kind.retryable), (.unavailableHTML, .retryable), (.rateLimited, .rateLimited),
+                (.drop, .ambiguous), (.truncated, .ambiguous),
+            ] {
                 let before = simulator.statistics()["creates"] as? Int ?? 0
                 simulator.inject([fault])
                 do {
@@ -142,7 +148,9 @@ struct RetryRuleTests {
         #expect(ErrorClassification.retryAfter(retryAfterMs: "250", retryAfter: "7", now: now) == 0.25)
         #expect(ErrorClassification.retryAfter(retryAfterMs: nil, retryAfter: "7", now: now) == 7)
         #expect(ErrorClassification.retryAfter(retryAfterMs: nil, retryAfter: "1.5", now: now) == 1.5)
-        #expect(ErrorClassification.retryAfter(retryAfterMs: nil, retryAfter: "Fri, 15 Jan 2027 08:00:10 GMT", now: Date(timeIntervalSince1970: 1_800_000_000)) == 10)
+        #expect(
+            ErrorClassification.retryAfter(
+                retryAfterMs: nil, retryAfter: "Fri, 15 Jan 2027 08:00:10 GMT", now: Date(timeIntervalSince1970: 1_800_000_000)) == 10)
         #expect(ErrorClassification.retryAfter(retryAfterMs: "soon", retryAfter: "later", now: now) == nil)
         #expect(ErrorClassification.retryAfter(retryAfterMs: nil, retryAfter: "0", now: now) == nil)
     }

@@ -25,7 +25,10 @@ struct SpecFidelityTests {
             }
             func create(_ input: String, window: String? = nil) async throws -> (Int, Data) {
                 let options = window.map { #","background_options":{"completion_window":"\#($0)"}"# } ?? ""
-                return try await rawRequest(.POST, base + "/responses", body: #"{"model":"gpt-5-mini","input":"\#(input)","background":true,"max_output_tokens":200\#(options)}"#, headers: auth)
+                return try await rawRequest(
+                    .POST, base + "/responses",
+                    body: #"{"model":"gpt-5-mini","input":"\#(input)","background":true,"max_output_tokens":200\#(options)}"#, headers: auth
+                )
             }
             func id(_ data: Data) throws -> String {
                 try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["id"] as? String)
@@ -36,8 +39,11 @@ struct SpecFidelityTests {
             try save("Response__queued", queued)
             try await Task.sleep(for: .milliseconds(400))
             try save("Response__in_progress", try await rawRequest(.GET, base + "/responses/\(try id(queued))", headers: auth).1)
-            for (name, directive) in [("completed", ""), ("failed", "[sim:fail]"), ("incomplete", "[sim:incomplete]"), ("refusal", "[sim:refuse]")] {
-                let (_, made) = try await create("Doc \(directive) [sim:queue=0] [sim:generation=0.05]", window: name == "completed" ? "2h" : nil)
+            for (name, directive) in [
+                ("completed", ""), ("failed", "[sim:fail]"), ("incomplete", "[sim:incomplete]"), ("refusal", "[sim:refuse]"),
+            ] {
+                let (_, made) = try await create(
+                    "Doc \(directive) [sim:queue=0] [sim:generation=0.05]", window: name == "completed" ? "2h" : nil)
                 try await Task.sleep(for: .milliseconds(name == "completed" ? 50 : 150))
                 var body = try await rawRequest(.GET, base + "/responses/\(try id(made))", headers: auth).1
                 if name == "completed" {  // a 2h window may wait in the queue; wait it out
@@ -54,10 +60,12 @@ struct SpecFidelityTests {
             let (notFound, missing) = try await rawRequest(.GET, base + "/responses/resp_missing", headers: auth)
             #expect(notFound == 404)
             try save("ErrorResponse__404", missing)
-            let (unauthorized, wrongKey) = try await rawRequest(.GET, base + "/responses/resp_x", headers: ["Authorization": "Bearer sk-wrong"])
+            let (unauthorized, wrongKey) = try await rawRequest(
+                .GET, base + "/responses/resp_x", headers: ["Authorization": "Bearer sk-wrong"])
             #expect(unauthorized == 401)
             try save("ErrorResponse__401", wrongKey)
-            let (badRequest, tooFew) = try await rawRequest(.POST, base + "/responses", body: #"{"model":"m","input":"x","max_output_tokens":5}"#, headers: auth)
+            let (badRequest, tooFew) = try await rawRequest(
+                .POST, base + "/responses", body: #"{"model":"m","input":"x","max_output_tokens":5}"#, headers: auth)
             #expect(badRequest == 400)
             try save("ErrorResponse__400", tooFew)
             simulator.inject([.rateLimited, .serverError])
@@ -84,10 +92,12 @@ struct SpecFidelityTests {
             let plain = try #require(bodies.first.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: Any] })
             #expect(plain["background_options"] == nil, "no window unless the policy asks for one")
         }
-        let (status, output) = try await runCommand(python, [
-            repositoryRoot.appendingPathComponent("scripts/spec_check.py").path,
-            repositoryRoot.appendingPathComponent("reference/openai-openapi-responses.yml").path, directory.path,
-        ])
+        let (status, output) = try await runCommand(
+            python,
+            [
+                repositoryRoot.appendingPathComponent("scripts/spec_check.py").path,
+                repositoryRoot.appendingPathComponent("reference/openai-openapi-responses.yml").path, directory.path,
+            ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("14 passed, 0 failed"), "\(output)")
     }

@@ -30,7 +30,9 @@ func makeClient(_ baseURL: String, key: String = "sk-test-0123456789abcdefghijkl
     return HTTPResponsesClient(settings: settings, apiKey: APIKey(key), logger: Logger(label: "test"), maxRetries: maxRetries)
 }
 
-func request(_ text: String = "A long report about revenue.", maxOutputTokens: Int = 500, window: RunPolicy.CompletionWindow? = nil) -> ProviderRequest {
+func request(
+    _ text: String = "A long report about revenue.", maxOutputTokens: Int = 500, window: RunPolicy.CompletionWindow? = nil
+) -> ProviderRequest {
     ProviderRequest(
         generation: GenerationRequest(
             model: "gpt-5-mini", instructions: "Summarize.", input: text, maxOutputTokens: maxOutputTokens,
@@ -65,7 +67,9 @@ func rawRequest(_ method: HTTPMethod, _ url: String, body: String? = nil, header
 /// The Python with jsonschema, PyYAML and openai that `scripts/test` prepares.
 func testPython() throws -> String {
     guard let python = ProcessInfo.processInfo.environment["KILN_TEST_PYTHON"], FileManager.default.isExecutableFile(atPath: python) else {
-        throw ProviderError(kind: .permanent, code: "no_test_python", message: "KILN_TEST_PYTHON is not set: run the suite with scripts/test, which prepares it")
+        throw ProviderError(
+            kind: .permanent, code: "no_test_python",
+            message: "KILN_TEST_PYTHON is not set: run the suite with scripts/test, which prepares it")
     }
     return python
 }

@@ -20,8 +20,10 @@ struct PostgresPoolTests {
         // Another session holds the row for 6 s.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-c",
-                            "BEGIN; SELECT id FROM ai_runs WHERE id = '\(run.id.rawValue)' FOR UPDATE; SELECT pg_sleep(6); COMMIT;"]
+        holder.arguments = [
+            "psql", url, "-v", "ON_ERROR_STOP=1", "-c",
+            "BEGIN; SELECT id FROM ai_runs WHERE id = '\(run.id.rawValue)' FOR UPDATE; SELECT pg_sleep(6); COMMIT;",
+        ]
         holder.standardOutput = FileHandle.nullDevice
         try holder.run()
         try await Task.sleep(for: .seconds(1))

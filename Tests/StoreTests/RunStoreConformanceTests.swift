@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import KilnDomain
+import Testing
 
 /// The one suite every ``RunStore`` passes: the contract, not the backend.
 @Suite("RunStore conformance")
@@ -68,10 +68,13 @@ struct RunStoreConformanceTests {
         let f = try await kind.makeStores()
         _ = try await enqueue(f.store)
         let claimed = try #require(try await f.store.claim(.submission, owner: "a", limit: 10, leaseUntil: now + 60, now: now).first)
-        let accepted = try #require(RunUpdate.make(
-            .accept(responseID: ResponseID("resp_1"), providerStatus: "queued", firstPollAt: now + 5), on: claimed, at: now, actor: "a"))
-        let failed = try #require(RunUpdate.make(
-            .fail(RunFailure(code: "x", message: "y", source: .kiln)), on: claimed, at: now, actor: "b"))
+        let accepted = try #require(
+            RunUpdate.make(
+                .accept(responseID: ResponseID("resp_1"), providerStatus: "queued", firstPollAt: now + 5), on: claimed, at: now, actor: "a")
+        )
+        let failed = try #require(
+            RunUpdate.make(
+                .fail(RunFailure(code: "x", message: "y", source: .kiln)), on: claimed, at: now, actor: "b"))
         #expect(try await f.store.save(accepted))
         #expect(try await f.other.save(failed) == false, "a stale guard must not write")
         let stored = try #require(try await f.store.run(claimed.id, tenant: nil))
@@ -137,8 +140,10 @@ struct RunStoreConformanceTests {
         let second = try await f.other.claim(.poll, owner: "p2", limit: 10, leaseUntil: now + 120, now: now + 61)
         #expect(second.first?.leaseOwner == "p2")
         // p2 schedules the next poll; p1's stale schedule is refused.
-        let p2 = try #require(RunUpdate.make(.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 80), on: second[0], at: now + 62, actor: "p2"))
-        let p1 = try #require(RunUpdate.make(.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 70), on: first[0], at: now + 62, actor: "p1"))
+        let p2 = try #require(
+            RunUpdate.make(.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 80), on: second[0], at: now + 62, actor: "p2"))
+        let p1 = try #require(
+            RunUpdate.make(.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 70), on: first[0], at: now + 62, actor: "p1"))
         #expect(try await f.other.save([p2, p1]) == [true, false])
         let stored = try #require(try await f.store.run(run.id, tenant: nil))
         #expect(stored.nextPollAt == now + 80)
@@ -172,11 +177,12 @@ struct RunStoreConformanceTests {
         #expect(claims.filter { !$0.isEmpty }.count >= 2, "the work was shared")
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.sqlBackends)
     func aRowInsertedByPlainSQLWithFourColumnsIsClaimable(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
         try await f.executeSQL(
-            "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES ('run_fromrails1', 'acme', 'document_summary', '{\"text\":\"Hi\"}')")
+            "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES ('run_fromrails1', 'acme', 'document_summary', '{\"text\":\"Hi\"}')"
+        )
         let claimed = try await f.store.claim(.submission, owner: "w", limit: 10, leaseUntil: Date() + 60, now: Date() + 1)
         #expect(claimed.map(\.id.rawValue) == ["run_fromrails1"])
         let run = try #require(claimed.first)
@@ -220,12 +226,14 @@ struct RunStoreConformanceTests {
         #expect(summary.oldestQueuedAt == now + 1)
     }
 
-    @Test(arguments: StoreKind.allCases)
+    @Test(arguments: StoreKind.sqlBackends)
     func learnedRunTimesCountRowsWithoutAModelAsTheDefaultModel(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
         // (id, policy, status, seconds from submission to the provider's completion)
-        let rows = [("a", "{}", "completed", 100), ("b", #"{"model": "gpt-5-mini"}"#, "completed", 50),
-                    ("c", #"{"model": "gpt-5"}"#, "completed", 300), ("d", "{}", "failed", 7)]
+        let rows = [
+            ("a", "{}", "completed", 100), ("b", #"{"model": "gpt-5-mini"}"#, "completed", 50),
+            ("c", #"{"model": "gpt-5"}"#, "completed", 300), ("d", "{}", "failed", 7),
+        ]
         for (id, policy, status, seconds) in rows {
             try await f.executeSQL(
                 """
@@ -246,10 +254,12 @@ struct RunStoreConformanceTests {
     /// A run the provider accepted, in flight.
     func accepted(_ store: any RunStore, firstPollAt: Date) async throws -> Run {
         let run = try await enqueue(store, at: now - 10)
-        let claimed = try #require(try await store.claim(.submission, owner: "s", limit: 100, leaseUntil: now + 60, now: now).first { $0.id == run.id })
-        let update = try #require(RunUpdate.make(
-            .accept(responseID: ResponseID("resp_\(run.id.rawValue)"), providerStatus: "queued", firstPollAt: firstPollAt),
-            on: claimed, at: now, actor: "s"))
+        let claimed = try #require(
+            try await store.claim(.submission, owner: "s", limit: 100, leaseUntil: now + 60, now: now).first { $0.id == run.id })
+        let update = try #require(
+            RunUpdate.make(
+                .accept(responseID: ResponseID("resp_\(run.id.rawValue)"), providerStatus: "queued", firstPollAt: firstPollAt),
+                on: claimed, at: now, actor: "s"))
         #expect(try await store.save(update))
         return update.run
     }

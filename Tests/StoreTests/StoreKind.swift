@@ -7,10 +7,15 @@ import KilnTestSupport
 import PostgresNIO
 import Testing
 
-/// A store backend the conformance suite runs against. Every case is a real database.
+/// A store backend the conformance suite runs against: the real databases, and the
+/// in-memory store the fast worker tests use (held to the same contract).
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqlite
     case postgres
+    case memory
+
+    /// The backends an application in another language writes with SQL.
+    static let sqlBackends: [StoreKind] = [.sqlite, .postgres]
 
     var testDescription: String { rawValue }
 
@@ -39,6 +44,11 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
             return StoreFixture(store: first, other: second) { sql in
                 try await TestPostgres.execute(sql, url: url)
             }
+        case .memory:
+            let store = InMemoryRunStore()
+            return StoreFixture(store: store, other: store) { _ in
+                throw KilnError(.invalidArgument, "the in-memory store takes no SQL")
+            }
         }
     }
 }
@@ -49,4 +59,3 @@ struct StoreFixture: Sendable {
     /// Runs SQL as an application in another language would, outside Kiln.
     let executeSQL: @Sendable (String) async throws -> Void
 }
-

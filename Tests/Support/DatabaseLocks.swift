@@ -6,14 +6,17 @@ public enum DatabaseLocks {
     /// Holds an exclusive lock on the SQLite file at `path` for `seconds` from a Python
     /// process; returns once the lock is held. Await `exited()` for its end.
     public static func sqlite(_ path: String, for seconds: Double) async throws -> Process {
-        try await holding(["python3", "-c", """
+        try await holding([
+            "python3", "-c",
+            """
             import sqlite3, sys, time
             db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
             db.execute("BEGIN EXCLUSIVE")
             print("locked", flush=True)
             time.sleep(float(sys.argv[2]))
             db.execute("COMMIT")
-            """, path, String(seconds)])
+            """, path, String(seconds),
+        ])
     }
 
     /// Holds the row of `runID` in `ai_runs` (`SELECT … FOR UPDATE`) on the PostgreSQL

@@ -7,7 +7,9 @@ import KilnPostgres
 public enum TestPostgres {
     public static func serverURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["KILN_TEST_POSTGRES_URL"], !url.isEmpty else {
-            throw KilnError(.invalidConfiguration, "KILN_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts a PostgreSQL server")
+            throw KilnError(
+                .invalidConfiguration,
+                "KILN_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts a PostgreSQL server")
         }
         return url
     }

@@ -4,6 +4,7 @@ import KilnPoller
 import KilnSQLite
 import KilnSimulator
 import KilnSubmitter
+import KilnWorker
 import Testing
 
 @Suite("Overlapping workers and a faulty provider", .serialized)

@@ -6,6 +6,7 @@ import KilnProvider
 import KilnSQLite
 import KilnSubmitter
 import KilnTestSupport
+import KilnWorker
 import Logging
 import Synchronization
 import Testing
@@ -23,7 +24,12 @@ struct FailedWriteTests {
         private let body: @Sendable () async throws -> Void
         init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
         func callAsFunction() async throws {
-            guard done.withLock({ done in defer { done = true }; return !done }) else { return }
+            guard
+                done.withLock({ done in
+                    defer { done = true }
+                    return !done
+                })
+            else { return }
             try await body()
         }
     }
@@ -118,7 +124,8 @@ struct FailedWriteTests {
             try await store.migrate()
             let service = RunService(store: store, policyDefaults: h.configuration.policy, actor: "test-app")
             let run = try await service.enqueue(
-                .init(feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Locked row [sim:queue=0] [sim:generation=0.05]"])
+                .init(
+                    feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Locked row [sim:queue=0] [sim:generation=0.05]"])
             ).run
             let (plain, client) = h.environment(store: store)
             #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
@@ -162,9 +169,11 @@ struct FailedWriteTests {
                 """)
             let (_, client) = h.environment()
             let slowID = slow.id.rawValue
-            let hooked = HookedClient(base: client, afterCreate: { request, _ in
-                if request.metadata["kiln_run_id"] == slowID { try await Task.sleep(for: .milliseconds(500)) }
-            })
+            let hooked = HookedClient(
+                base: client,
+                afterCreate: { request, _ in
+                    if request.metadata["kiln_run_id"] == slowID { try await Task.sleep(for: .milliseconds(500)) }
+                })
             await #expect(throws: KilnError.self) {
                 _ = try await Submitter(environment: Self.environment(h, store: h.store, client: hooked)).runOnce(now: Date())
             }

@@ -5,6 +5,7 @@ import KilnProvider
 import KilnSQLite
 import KilnSimulator
 import KilnSubmitter
+import KilnWorker
 import Logging
 import Testing
 
@@ -61,11 +62,17 @@ struct Harness {
     }
 
     /// A worker environment as one process would have it (`owner` names the process).
-    func environment(owner: String = "test:1", key: String = Harness.apiKey, store: (any RunStore)? = nil) -> (WorkerEnvironment, HTTPResponsesClient) {
+    func environment(
+        owner: String = "test:1", key: String = Harness.apiKey, store: (any RunStore)? = nil
+    ) -> (WorkerEnvironment, HTTPResponsesClient) {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let client = HTTPResponsesClient(settings: configuration.provider, apiKey: APIKey(key), logger: logger, maxRetries: 2, maxRetryWait: 2)
-        return (WorkerEnvironment(store: store ?? self.store, client: client, configuration: configuration, owner: owner, logger: logger), client)
+        let client = HTTPResponsesClient(
+            settings: configuration.provider, apiKey: APIKey(key), logger: logger, maxRetries: 2, maxRetryWait: 2)
+        return (
+            WorkerEnvironment(store: store ?? self.store, client: client, configuration: configuration, owner: owner, logger: logger),
+            client
+        )
     }
 
     var service: RunService { RunService(store: store, policyDefaults: configuration.policy, actor: "test-app") }

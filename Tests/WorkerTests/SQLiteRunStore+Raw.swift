@@ -7,7 +7,8 @@ extension SQLiteRunStore {
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
             try db.execute(
-                sql: "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES (?, 'acme', 'document_summary', '{\"text\":\"From PHP.\"}')",
+                sql:
+                    "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES (?, 'acme', 'document_summary', '{\"text\":\"From PHP.\"}')",
                 arguments: [id])
         }
     }

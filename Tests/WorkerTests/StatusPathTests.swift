@@ -73,7 +73,8 @@ struct StatusPathTests {
             let stillSubmitting = try await h.run(run.id)
             #expect(stillSubmitting.status == .submitting)
             // The lease holder dies; a later submitter reclaims it and sees the request.
-            let released = try await h.store.claim(.abandonedSubmission, owner: "test:2", limit: 1, leaseUntil: Date() + 5, now: Date() + 61)
+            let released = try await h.store.claim(
+                .abandonedSubmission, owner: "test:2", limit: 1, leaseUntil: Date() + 5, now: Date() + 61)
             #expect(released.count == 1)
             _ = try await h.store.save(RunUpdate.make(.release, on: released[0], at: Date(), actor: "test:2")!)
             try await h.drain()

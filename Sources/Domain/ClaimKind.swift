@@ -1,5 +1,15 @@
 import Foundation
 
+/// Which runs a claim takes, and what it does to them.
+public enum ClaimKind: Sendable, Hashable {
+    /// `queued` runs with `available_at` ≤ now, oldest first → `submitting`, leased.
+    case submission
+    /// `submitting` runs whose lease expired (a process died mid-submission), leased as they are.
+    case abandonedSubmission
+    /// `in_progress` runs with `next_poll_at` ≤ now and no live lease, leased for a poll.
+    case poll
+}
+
 extension ClaimKind {
     /// What claiming `current` does to it: the guarded update every store writes for each
     /// candidate it selected, so the decision lives in one place and not in SQL.
@@ -18,12 +28,7 @@ extension ClaimKind {
             update.run.nextPollAt = leaseUntil
             return update
         case .abandonedSubmission:
-            guard current.status == .submitting else { return nil }
-            var next = current
-            next.leaseOwner = owner
-            next.leaseExpiresAt = leaseUntil
-            next.updatedAt = now
-            return RunUpdate(run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, event: nil)
+            return RunUpdate.make(.takeOverSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KilnDomain
 import Logging
 
 /// How long a worker keeps trying a write the database did not answer, and how often.
@@ -32,6 +33,14 @@ public struct WriteRetry: Sendable, Hashable {
 }
 
 extension RunStore {
+    /// Writes one guarded update even when the calling task is cancelled (a shutdown past
+    /// its grace period): giving a lease back must not be lost to the cancellation that
+    /// asked for it. A database that does not answer is tried again for a few seconds
+    /// (``WriteRetry/shutdown``).
+    public func saveDespiteCancellation(_ update: RunUpdate, logger: Logger) async throws -> Bool {
+        try await Task { try await self.saveRetrying(update, retry: .shutdown, logger: logger) }.value
+    }
+
     /// Writes one guarded update, trying again while the database does not answer (see
     /// ``WriteRetry``); false when another process moved the run first.
     ///
@@ -49,31 +58,24 @@ extension RunStore {
                 }
                 let saved = try await save(update)
                 if failures > 0 {
-                    logger.info("write went through after the database answered again", metadata: [
-                        LogKey.runID: "\(update.run.id)", "failed_attempts": "\(failures)",
-                    ])
+                    logger.info(
+                        "write went through after the database answered again",
+                        metadata: [
+                            LogKey.runID: "\(update.run.id)", LogKey.failedAttempts: "\(failures)",
+                        ])
                 }
                 return saved
             } catch let error as KilnError where error.code == .databaseUnavailable {
                 failures += 1
                 guard started.duration(to: .now) + pause < retry.giveUpAfter else { throw error }
-                logger.warning("write failed; retrying when the database answers", metadata: [
-                    LogKey.runID: "\(update.run.id)", LogKey.error: "\(error)", "retry_in_seconds": "\(pause)",
-                ])
+                logger.warning(
+                    "write failed; retrying when the database answers",
+                    metadata: [
+                        LogKey.runID: "\(update.run.id)", LogKey.error: "\(error)", LogKey.retryInSeconds: "\(pause)",
+                    ])
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, retry.maxPause)
             }
         }
-    }
-}
-
-extension RunUpdate {
-    /// Whether `current`, read back from the store, already is this update's result (an
-    /// earlier attempt committed although its answer was lost): the same status, lease,
-    /// attempt, poll count, response id and the same `updated_at` to the millisecond.
-    public func isApplied(in current: Run) -> Bool {
-        current.status == run.status && current.leaseOwner == run.leaseOwner && current.attempt == run.attempt
-            && current.pollCount == run.pollCount && current.responseID == run.responseID
-            && Timestamp.format(current.updatedAt) == Timestamp.format(run.updatedAt)
     }
 }

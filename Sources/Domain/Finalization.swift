@@ -1,9 +1,10 @@
 import Foundation
-import KilnDomain
 
 /// What a terminal provider response means for the run: pure.
-enum Finalization {
-    static func outcome(of response: ProviderResponse, run: Run, policy: RunPolicy, prices: [String: ModelPrice], now: Date) -> ProviderOutcome {
+public enum Finalization {
+    public static func outcome(
+        of response: ProviderResponse, run: Run, policy: RunPolicy, prices: [String: ModelPrice], now: Date
+    ) -> ProviderOutcome {
         let status: RunStatus =
             switch response.status {
             case .completed: .completed
@@ -26,9 +27,12 @@ enum Finalization {
         var error: RunFailure?
         switch status {
         case .failed:
-            error = RunFailure(code: response.errorCode ?? "failed", message: response.errorMessage ?? "the provider reported failure", source: .provider)
+            error = RunFailure(
+                code: response.errorCode ?? "failed", message: response.errorMessage ?? "the provider reported failure", source: .provider)
         case .incomplete:
-            error = RunFailure(code: response.incompleteReason ?? "incomplete", message: "the provider stopped early: \(response.incompleteReason ?? "unknown reason")", source: .provider)
+            error = RunFailure(
+                code: response.incompleteReason ?? "incomplete",
+                message: "the provider stopped early: \(response.incompleteReason ?? "unknown reason")", source: .provider)
         case .cancelled:
             error = RunFailure(code: "cancelled", message: "cancelled at the provider", source: .provider)
         default:

@@ -1,0 +1,134 @@
+import Foundation
+
+/// What the poller does with a leased in-flight run, as pure functions: which call to make,
+/// then which transition follows from the provider's answer or error. The poller performs
+/// the calls and writes the transitions; these functions read no clock, no randomness and
+/// no database (the way postgres-nio's state machines return actions for its I/O layer).
+public struct PollDecision: Sendable {
+    public var settings: PollerSettings
+    public var prices: [String: ModelPrice]
+
+    public init(settings: PollerSettings, prices: [String: ModelPrice]) {
+        self.settings = settings
+        self.prices = prices
+    }
+
+    /// Why the poller asks the provider to cancel.
+    public enum CancelReason: Sendable, Hashable {
+        /// The application asked (`cancel_requested_at`).
+        case requested
+        /// The run's deadline passed.
+        case deadline
+        /// The run's stored policy cannot be read: Kiln cannot finalize it as its owner meant.
+        case invalidPolicy(KilnError)
+    }
+
+    /// The call to make.
+    public enum Call: Sendable, Hashable {
+        case retrieve(ResponseID)
+        case cancel(ResponseID, CancelReason)
+        /// No call: the run is finished as it stands.
+        case none(RunTransition)
+    }
+
+    /// What follows a call: the transition to write, and whether the whole process should
+    /// hold its provider calls for a while (a 429).
+    public struct Verdict: Sendable, Hashable {
+        public var transition: RunTransition
+        /// True when the call failed and the run was only rescheduled.
+        public var callFailed: Bool
+        public var pauseSeconds: Double?
+        public var details: [String: JSONValue]
+
+        public init(_ transition: RunTransition, callFailed: Bool = false, pauseSeconds: Double? = nil, details: [String: JSONValue] = [:])
+        {
+            self.transition = transition
+            self.callFailed = callFailed
+            self.pauseSeconds = pauseSeconds
+            self.details = details
+        }
+    }
+
+    /// After its deadline, a run whose provider cancel keeps failing is timed out anyway once
+    /// this much more time has passed: the deadline is Kiln's to keep.
+    public var deadlineCancelGraceSeconds: Double { max(60, 2 * settings.maxIntervalSeconds) }
+
+    public func call(for run: Run, policy: Result<RunPolicy, KilnError>, now: Date) -> Call {
+        guard let responseID = run.responseID else {
+            return .none(.fail(RunFailure(code: "missing_response_id", message: "an in-flight run has no response id", source: .kiln)))
+        }
+        switch policy {
+        case .failure(let error):
+            return .cancel(responseID, .invalidPolicy(error))
+        case .success(let policy):
+            if run.cancelRequestedAt != nil { return .cancel(responseID, .requested) }
+            if now >= run.deadline(policy) { return .cancel(responseID, .deadline) }
+            return .retrieve(responseID)
+        }
+    }
+
+    /// The provider answered `call` with `response`.
+    public func after(_ call: Call, response: ProviderResponse, run: Run, policy: RunPolicy?, now: Date, random: Double) -> Verdict {
+        let reason: CancelReason? = if case .cancel(_, let reason) = call { reason } else { nil }
+        if case .invalidPolicy(let error) = reason {
+            return Verdict(.fail(Self.invalidPolicy(error)), details: ["provider_status": .string(response.status.rawValue)])
+        }
+        guard let policy else { return Verdict(.fail(Self.invalidPolicy(nil))) }
+        if response.status.isTerminal {
+            if reason == .deadline, response.status == .cancelled {
+                return Verdict(.timeOut(providerStatus: response.status.rawValue))
+            }
+            return Verdict(.finish(Finalization.outcome(of: response, run: run, policy: policy, prices: prices, now: now)))
+        }
+        if reason == .deadline {
+            // The provider did not stop it (yet): the deadline is Kiln's to enforce.
+            return Verdict(.timeOut(providerStatus: response.status.rawValue))
+        }
+        var next = PollSchedule(settings: settings).nextPoll(
+            submittedAt: run.submittedAt ?? run.createdAt, now: now, providerStatus: response.status,
+            window: policy.completionWindow, random: random)
+        next = min(next, max(now.addingTimeInterval(settings.minIntervalSeconds), run.deadline(policy)))
+        return Verdict(.schedulePoll(providerStatus: response.status.rawValue, nextPollAt: next))
+    }
+
+    /// The provider call failed with `error`.
+    public func after(_ call: Call, error: ProviderError, run: Run, policy: RunPolicy?, now: Date, random: Double) -> Verdict {
+        let reason: CancelReason? = if case .cancel(_, let reason) = call { reason } else { nil }
+        let pause = error.kind == .rateLimited ? (error.retryAfter ?? settings.minIntervalSeconds) : nil
+        if case .invalidPolicy(let policyError) = reason {
+            // Best effort: the run cannot be worked either way.
+            return Verdict(.fail(Self.invalidPolicy(policyError)), pauseSeconds: pause, details: ["cancel_error": .string(error.code)])
+        }
+        guard let policy else { return Verdict(.fail(Self.invalidPolicy(nil)), pauseSeconds: pause) }
+        if reason == .deadline {
+            if error.kind == .notFound {
+                return Verdict(.timeOut(providerStatus: nil), details: ["cancel_error": .string(error.code)])
+            }
+            if now >= run.deadline(policy).addingTimeInterval(deadlineCancelGraceSeconds) {
+                return Verdict(
+                    .timeOut(providerStatus: run.providerStatus), pauseSeconds: pause,
+                    details: ["cancel_error": .string(error.code), "provider_cancel": "failed"])
+            }
+        }
+        if error.kind == .notFound {
+            let failure = RunFailure(
+                code: "response_not_found", message: "the provider answered 404 for \(run.responseID?.rawValue ?? "?")", source: .provider)
+            return Verdict(.fail(failure))
+        }
+        // The geometric schedule backs off by itself (intervals grow with the run's age); a
+        // wait the provider asked for comes on top.
+        let scheduled = PollSchedule(settings: settings).nextPoll(
+            submittedAt: run.submittedAt ?? run.createdAt, now: now,
+            providerStatus: ProviderResponse.Status(run.providerStatus ?? "in_progress"), window: policy.completionWindow,
+            random: random)
+        let next = max(scheduled, now.addingTimeInterval(error.retryAfter ?? 0))
+        return Verdict(
+            .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), callFailed: true, pauseSeconds: pause)
+    }
+
+    static func invalidPolicy(_ error: KilnError?) -> RunFailure {
+        RunFailure(
+            code: KilnError.Code.invalidPolicy.rawValue,
+            message: "the run's stored policy is invalid" + (error.map { ": \($0.message)" } ?? ""), source: .policy)
+    }
+}

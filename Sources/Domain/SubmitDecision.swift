@@ -1,0 +1,107 @@
+import Foundation
+
+/// What the submitter does with a leased run, as pure functions: whether to send it, then
+/// which transition follows from the provider's answer or error, and what to do with a
+/// submission a dead process left behind. The submitter performs the calls and writes the
+/// transitions; nothing here reads a clock, randomness or the database.
+public struct SubmitDecision: Sendable {
+    public var settings: SubmitterSettings
+    public var limits: InputLimits
+
+    public init(settings: SubmitterSettings, limits: InputLimits) {
+        self.settings = settings
+        self.limits = limits
+    }
+
+    /// Before anything leaves.
+    public enum Plan: Sendable, Hashable {
+        /// Send this request; write the send mark (with the prompt version) first.
+        case send(GenerationRequest, promptVersion: String, policy: RunPolicy)
+        /// No call: this transition finishes the run or hands it back.
+        case settle(RunTransition)
+    }
+
+    /// What follows: the transition to write, its event's kind when it is not the step's
+    /// own (`possible_duplicate`), its details, and a pause of every provider call (a 429).
+    public struct Verdict: Sendable, Hashable {
+        public var transition: RunTransition
+        public var eventKind: String?
+        public var details: [String: JSONValue]
+        public var pauseSeconds: Double?
+
+        public init(_ transition: RunTransition, eventKind: String? = nil, details: [String: JSONValue] = [:], pauseSeconds: Double? = nil)
+        {
+            self.transition = transition
+            self.eventKind = eventKind
+            self.details = details
+            self.pauseSeconds = pauseSeconds
+        }
+    }
+
+    public func plan(for run: Run, policy: Result<RunPolicy, KilnError>, features: FeatureCatalog, now: Date) -> Plan {
+        if run.cancelRequestedAt != nil { return .settle(.cancelBeforeSubmission) }
+        let resolved: RunPolicy
+        let generation: GenerationRequest
+        let promptVersion: String
+        do throws(KilnError) {
+            resolved = try policy.get()
+            let feature = try features.feature(named: run.feature)
+            try feature.validate(input: run.input, limits: limits)
+            generation = try feature.request(for: run.input, policy: resolved)
+            promptVersion = feature.promptVersion
+        } catch {
+            return .settle(.fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy)))
+        }
+        if now >= run.deadline(resolved) { return .settle(.timeOut(providerStatus: nil)) }
+        return .send(generation, promptVersion: promptVersion, policy: resolved)
+    }
+
+    /// The provider accepted the create: the run is in flight, first polled at `firstPollAt`.
+    public func accepted(_ response: ProviderResponse, firstPollAt: Date) -> Verdict {
+        Verdict(.accept(responseID: response.id, providerStatus: response.status.rawValue, firstPollAt: firstPollAt))
+    }
+
+    /// The create failed with `error`; `sending` carries the attempt just made.
+    public func after(_ error: ProviderError, sending: Run, policy: RunPolicy, now: Date, random: Double) -> Verdict {
+        switch error.kind {
+        case .rateLimited:
+            let wait = error.retryAfter ?? settings.retryBaseSeconds
+            return Verdict(
+                .requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure, refundAttempt: true), pauseSeconds: wait)
+        case .retryable where sending.attempt < policy.maxAttempts:
+            let backoff = min(settings.retryMaxSeconds, settings.retryBaseSeconds * pow(2, Double(sending.attempt - 1)))
+            let wait = max(error.retryAfter ?? 0, backoff * (0.5 + 0.5 * random))
+            return Verdict(.requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure))
+        case .ambiguous:
+            return ambiguous(sending, policy: policy, reason: error.code, now: now)
+        case .retryable, .permanent, .notFound:
+            var failure = error.failure
+            if error.kind == .retryable { failure.message = "attempts exhausted (\(sending.attempt)): " + failure.message }
+            return Verdict(.fail(failure))
+        }
+    }
+
+    /// A run found in `submitting` after its owner's lease expired. Sent (a send mark and
+    /// no response id): the create may have reached the provider, see ``ambiguous``. Not
+    /// sent: handed back to the queue.
+    public func recover(_ run: Run, policy: RunPolicy, now: Date) -> Verdict {
+        guard run.sendStartedAt != nil, run.responseID == nil else { return Verdict(.release) }
+        return ambiguous(run, policy: policy, reason: "process_lost_after_send", now: now)
+    }
+
+    /// A create that may have reached the provider: resubmit or fail, by policy, and always
+    /// with a `possible_duplicate` event.
+    public func ambiguous(_ run: Run, policy: RunPolicy, reason: String, now: Date) -> Verdict {
+        let details: [String: JSONValue] = ["reason": .string(reason), "policy": .string(settings.ambiguousSend.rawValue)]
+        if settings.ambiguousSend == .resubmit, run.attempt < policy.maxAttempts {
+            let failure = RunFailure(
+                code: "possible_duplicate", message: "the create may have reached the provider (\(reason))", source: .kiln)
+            return Verdict(
+                .requeue(availableAt: now.addingTimeInterval(settings.retryBaseSeconds), lastError: failure),
+                eventKind: "possible_duplicate", details: details)
+        }
+        let failure = RunFailure(
+            code: "possible_duplicate", message: "the create may have reached the provider (\(reason)); not resubmitted", source: .kiln)
+        return Verdict(.fail(failure), eventKind: "possible_duplicate", details: details)
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import KilnDomain
+import PostgresNIO
+
+/// Every operation bounded in time, and its errors as ``KilnError``s that name what failed
+/// (never SQL or data) and say whether a retry may outlast them.
+extension PostgresRunStore {
+    /// Runs database work within the pool's operation timeout and names what failed, without
+    /// SQL or data in the message.
+    func perform<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            guard let value = try await pool.bounded(work) else {
+                throw KilnError(
+                    .databaseUnavailable, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
+            }
+            return value
+        } catch let error as KilnError {
+            throw error
+        } catch let error as PSQLError {
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            let state = error.serverInfo?[.sqlState]
+            let code: KilnError.Code = SQLState.isTransient(state) ? .databaseUnavailable : .database
+            throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
+        } catch let error as PostgresDecodingError {
+            throw KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
+        } catch {
+            // Not the server's answer: the connection closed, failed or timed out.
+            throw KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import KilnDomain
+import PostgresNIO
+
+/// What the store reports rather than changes: counts, learned run times, the next due time.
+extension PostgresRunStore {
+    public func summary() async throws -> RunSummary {
+        try await perform("summarize runs") { [self] in
+            var counts: [String: Int] = [:]
+            for try await (status, count) in try await client.query(
+                "SELECT status, count(*) FROM ai_runs GROUP BY status", logger: logger
+            ).decode((String, Int).self) {
+                counts[status] = count
+            }
+            var oldest: Date?
+            var cost: Int64 = 0
+            var duplicates = 0
+            for try await (first, total, dups) in try await client.query(
+                """
+                SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued'),
+                       (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs),
+                       (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate')
+                """, logger: logger
+            ).decode((Date?, Int64, Int).self) {
+                (oldest, cost, duplicates) = (first, total, dups)
+            }
+            return RunSummary(
+                counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
+                costMicros: cost, possibleDuplicates: duplicates)
+        }
+    }
+
+    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
+        try await perform("read recent run times") { [self] in
+            var durations: [Double] = []
+            for try await seconds in try await client.query(
+                """
+                SELECT extract(epoch FROM provider_completed_at - submitted_at)::float8 FROM ai_runs
+                WHERE status = 'completed' AND feature = \(feature) AND coalesce(policy->>'model', \(defaultModel)) = \(model)
+                  AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
+                ORDER BY finalized_at DESC LIMIT \(limit)
+                """, logger: logger
+            ).decode(Double.self) {
+                durations.append(seconds)
+            }
+            return durations
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await perform("find the next due time") { [self] in
+            var due: Date?
+            for try await value in try await client.query(
+                """
+                SELECT least((SELECT min(available_at) FROM ai_runs WHERE status = 'queued'),
+                             (SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'),
+                             (SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'))
+                """, logger: logger
+            ).decode(Date?.self) {
+                due = value
+            }
+            return due
+        }
+    }
+}

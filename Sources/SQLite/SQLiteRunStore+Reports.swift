@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import KilnDomain
+
+/// What the store reports rather than changes: counts, learned run times, the next due time.
+extension SQLiteRunStore {
+    public func summary() async throws -> RunSummary {
+        try await perform("summarize runs") { [pool] in
+            try await pool.read { db in
+                var counts: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM ai_runs GROUP BY status") {
+                    counts[row["status"]] = row["n"]
+                }
+                let oldest = try String.fetchOne(db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued'")
+                let cost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs") ?? 0
+                let duplicates =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0
+                return RunSummary(
+                    counts: counts, oldestQueuedAt: oldest.flatMap(Timestamp.parse),
+                    inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost,
+                    possibleDuplicates: duplicates)
+            }
+        }
+    }
+
+    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
+        try await perform("read recent run times") { [pool] in
+            try await pool.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT submitted_at, provider_completed_at FROM ai_runs
+                        WHERE status = 'completed' AND feature = ? AND coalesce(json_extract(policy, '$.model'), ?) = ?
+                            AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
+                        ORDER BY finalized_at DESC LIMIT ?
+                        """,
+                    arguments: [feature, defaultModel, model, limit])
+                return rows.compactMap { row -> Double? in
+                    guard let start = Timestamp.parse(row["submitted_at"]), let end = Timestamp.parse(row["provider_completed_at"])
+                    else { return nil }
+                    return end.timeIntervalSince(start)
+                }
+            }
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        try await perform("find the next due time") { [pool] in
+            try await pool.read { db in
+                let texts = try [
+                    String.fetchOne(db, sql: "SELECT min(available_at) FROM ai_runs WHERE status = 'queued'"),
+                    String.fetchOne(db, sql: "SELECT min(next_poll_at) FROM ai_runs WHERE status = 'in_progress'"),
+                    String.fetchOne(db, sql: "SELECT min(lease_expires_at) FROM ai_runs WHERE status = 'submitting'"),
+                ]
+                return texts.compactMap { $0.flatMap(Timestamp.parse) }.min()
+            }
+        }
+    }
+}

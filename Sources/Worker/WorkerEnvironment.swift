@@ -1,0 +1,61 @@
+import Foundation
+import KilnDomain
+import Logging
+import Synchronization
+
+/// What the submitter and poller of one process share: the store, the provider, the
+/// configuration, one request budget and one view of learned run times.
+public struct WorkerEnvironment: Sendable {
+    public let store: any RunStore
+    public let client: any ResponsesClient
+    public let features: FeatureCatalog
+    public let configuration: KilnConfiguration
+    /// `host:pid`, written as `lease_owner` and event actor.
+    public let owner: String
+    public let logger: Logger
+    public let budget: RequestBudget
+    public let estimates: RunTimeEstimates
+    public let clock: WorkerClock
+
+    public init(
+        store: any RunStore, client: any ResponsesClient, features: FeatureCatalog = .builtIn,
+        configuration: KilnConfiguration, owner: String, logger: Logger, clock: WorkerClock = .system
+    ) {
+        self.store = store
+        self.client = client
+        self.features = features
+        self.configuration = configuration
+        self.owner = owner
+        self.logger = logger
+        self.clock = clock
+        self.budget = RequestBudget(ratePerSecond: configuration.submitter.maxRequestsPerSecond)
+        self.estimates = RunTimeEstimates(store: store, defaultModel: configuration.policy.model)
+    }
+
+    /// The run's policy: the configured defaults with the run's overrides, or why they
+    /// cannot be applied.
+    public func policy(of run: Run) -> Result<RunPolicy, KilnError> {
+        do throws(KilnError) {
+            return .success(try configuration.policy.applying(run.policy))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Writes what the worker learned about a run, trying again while the database does not
+    /// answer (``WriteRetry/worker``); false when another process moved the run first.
+    public func persist(_ update: RunUpdate) async throws -> Bool {
+        try await store.saveRetrying(update, logger: logger)
+    }
+
+    /// A logger stamped with the run's ids.
+    public func logger(for run: Run) -> Logger {
+        var logger = logger
+        logger[metadataKey: LogKey.runID] = "\(run.id)"
+        logger[metadataKey: LogKey.tenantID] = "\(run.tenantID)"
+        logger[metadataKey: LogKey.feature] = "\(run.feature)"
+        logger[metadataKey: LogKey.attempt] = "\(run.attempt)"
+        if let response = run.responseID { logger[metadataKey: LogKey.responseID] = "\(response)" }
+        return logger
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import KilnDomain
+import Testing
+
+/// One test per row of ``LegalMoves/table``: a step moves a run exactly as its row says,
+/// from every status, and nowhere else.
+@Suite("The table of legal moves")
+struct LegalMovesTests {
+    static let now = Date(timeIntervalSince1970: 1_800_000_100)
+
+    /// Values for each step; several where the step can end in several statuses.
+    static func samples(_ step: RunTransition.Step) -> [RunTransition] {
+        switch step {
+        case .claimForSubmission: [.claimForSubmission(owner: "a", leaseUntil: now + 60)]
+        case .takeOverSubmission: [.takeOverSubmission(owner: "b", leaseUntil: now + 60)]
+        case .markSend: [.markSend(promptVersion: "v1")]
+        case .accept: [.accept(responseID: ResponseID("resp_1"), providerStatus: "queued", firstPollAt: now + 5)]
+        case .requeue: [.requeue(availableAt: now + 5, lastError: nil)]
+        case .fail: [.fail(RunFailure(code: "x", message: "x", source: .kiln))]
+        case .cancelBeforeSubmission: [.cancelBeforeSubmission]
+        case .timeOut: [.timeOut(providerStatus: nil)]
+        case .claimForPoll: [.claimForPoll(owner: "a", leaseUntil: now + 60)]
+        case .schedulePoll: [.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 9)]
+        case .finish:
+            [RunStatus.completed, .failed, .incomplete, .cancelled, .inProgress].map {
+                .finish(ProviderOutcome(status: $0, providerStatus: $0.rawValue))
+            }
+        case .release: [.release]
+        case .requestCancellation: [.requestCancellation]
+        }
+    }
+
+    /// Runs in every status, leased and sent (`release` of a sent submission keeps it
+    /// `submitting`) and not.
+    static func runs() -> [Run] {
+        RunStatus.allCases.flatMap { status -> [Run] in
+            var leased = Run.fixture(status: status, owner: "a")
+            leased.sendStartedAt = now
+            return [Run.fixture(status: status), Run.fixture(status: status, owner: "a"), leased]
+        }
+    }
+
+    @Test(arguments: RunTransition.Step.allCases)
+    func aStepMakesExactlyTheMovesOfItsRow(step: RunTransition.Step) throws {
+        let row = try #require(LegalMoves.table[step], "every step has a row")
+        var made: Set<LegalMoves.Move> = []
+        for transition in Self.samples(step) {
+            #expect(transition.step == step)
+            for run in Self.runs() {
+                guard let next = transition.apply(to: run, at: Self.now) else { continue }
+                let move = LegalMoves.Move(run.status, next.status)
+                #expect(row.contains(move), "\(step): \(move) is not in its row")
+                made.insert(move)
+            }
+        }
+        #expect(made == row, "every move of the row is reachable: missing \(row.subtracting(made))")
+    }
+
+    @Test func canMoveIsReadFromTheTable() {
+        for from in RunStatus.allCases {
+            for to in RunStatus.allCases {
+                let inTable = LegalMoves.table.values.contains { $0.contains(LegalMoves.Move(from, to)) }
+                #expect(from.canMove(to: to) == inTable)
+            }
+        }
+    }
+
+    @Test func aCancelRequestIsRecordedOnceAndMakesAnIdleInFlightRunDue() throws {
+        var flying = Run.fixture(status: .inProgress)
+        flying.nextPollAt = Self.now + 300
+        let requested = try #require(RunTransition.requestCancellation.apply(to: flying, at: Self.now))
+        #expect(requested.cancelRequestedAt == Self.now)
+        #expect(requested.nextPollAt == Self.now)
+        #expect(RunTransition.requestCancellation.apply(to: requested, at: Self.now + 1) == nil, "asked once")
+        var leased = flying
+        leased.leaseOwner = "p"
+        #expect(try #require(RunTransition.requestCancellation.apply(to: leased, at: Self.now)).nextPollAt == Self.now + 300)
+        let update = try #require(RunUpdate.make(.requestCancellation, on: flying, at: Self.now, actor: "app"))
+        #expect(update.event?.kind == "cancel_requested")
+    }
+}

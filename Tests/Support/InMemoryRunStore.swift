@@ -1,0 +1,189 @@
+import Foundation
+import KilnDomain
+import Synchronization
+
+/// A `RunStore` in memory, for submitter and poller tests that run in milliseconds. It keeps
+/// the contract the real stores keep (guarded writes that touch only Kiln's half of the row,
+/// one event per write, claims that never hand one run to two owners) and passes the same
+/// conformance suite (`Tests/StoreTests`); every end-to-end test still runs on SQLite and
+/// PostgreSQL.
+public final class InMemoryRunStore: RunStore {
+    private struct Tables {
+        var runs: [RunID: Run] = [:]
+        var events: [RunEvent] = []
+    }
+
+    private let tables = Mutex(Tables())
+
+    public init() {}
+
+    public func migrate() async throws {}
+
+    /// Changes a stored run outside Kiln, as an application writing the row directly would
+    /// (the in-memory store's stand-in for the SQL the other stores' tests run).
+    public func edit(_ id: RunID, _ change: (inout Run) -> Void) {
+        tables.withLock { tables in
+            guard var run = tables.runs[id] else { return }
+            change(&run)
+            tables.runs[id] = run
+        }
+    }
+
+    public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
+        tables.withLock { tables in
+            if let key = run.idempotencyKey,
+                let existing = tables.runs.values.first(where: { $0.tenantID == run.tenantID && $0.idempotencyKey == key })
+            {
+                return .existing(existing)
+            }
+            tables.runs[run.id] = run
+            Self.append(event, to: &tables)
+            return .inserted(run)
+        }
+    }
+
+    public func run(_ id: RunID, tenant: TenantID?) async throws -> Run? {
+        tables.withLock { tables in
+            guard let run = tables.runs[id], tenant == nil || run.tenantID == tenant else { return nil }
+            return run
+        }
+    }
+
+    public func runs(matching query: RunQuery) async throws -> [Run] {
+        tables.withLock { tables in
+            tables.runs.values
+                .filter { (query.tenant == nil || $0.tenantID == query.tenant) && (query.status == nil || $0.status == query.status) }
+                .sorted { ($0.createdAt, $0.id.rawValue) > ($1.createdAt, $1.id.rawValue) }
+                .prefix(query.limit).map { $0 }
+        }
+    }
+
+    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+        tables.withLock { tables in
+            let due: [(Date, Run)] = tables.runs.values.compactMap { run in
+                switch kind {
+                case .submission: run.status == .queued && run.availableAt <= now ? (run.availableAt, run) : nil
+                case .abandonedSubmission:
+                    run.status == .submitting && (run.leaseExpiresAt ?? .distantFuture) <= now ? (run.leaseExpiresAt!, run) : nil
+                case .poll: run.status == .inProgress && (run.nextPollAt ?? .distantFuture) <= now ? (run.nextPollAt!, run) : nil
+                }
+            }
+            return due.sorted { ($0.0, $0.1.id.rawValue) < ($1.0, $1.1.id.rawValue) }.prefix(limit).compactMap { _, run in
+                guard let update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now),
+                    Self.write(update, to: &tables)
+                else { return nil }
+                return update.run
+            }
+        }
+    }
+
+    public func save(_ updates: [RunUpdate]) async throws -> [Bool] {
+        tables.withLock { tables in updates.map { Self.write($0, to: &tables) } }
+    }
+
+    public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
+        tables.withLock { tables in
+            guard let run = tables.runs[id], run.tenantID == tenant else { return nil }
+            guard let update = RunUpdate.make(.requestCancellation, on: run, at: now, actor: actor) else { return run }
+            var stored = run
+            stored.cancelRequestedAt = update.run.cancelRequestedAt
+            stored.nextPollAt = update.run.nextPollAt
+            stored.updatedAt = now
+            tables.runs[id] = stored
+            if let event = update.event { Self.append(event, to: &tables) }
+            return stored
+        }
+    }
+
+    public func events(of id: RunID) async throws -> [RunEvent] {
+        tables.withLock { tables in tables.events.filter { $0.runID == id } }
+    }
+
+    public func summary() async throws -> RunSummary {
+        tables.withLock { tables in
+            let runs = tables.runs.values
+            let counts = Dictionary(grouping: runs, by: \.status.rawValue).mapValues(\.count)
+            return RunSummary(
+                counts: counts, oldestQueuedAt: runs.filter { $0.status == .queued }.map(\.createdAt).min(),
+                inFlight: runs.filter { $0.status == .submitting || $0.status == .inProgress }.count,
+                costMicros: runs.compactMap(\.costMicros).reduce(0, +),
+                possibleDuplicates: tables.events.filter { $0.kind == "possible_duplicate" }.count)
+        }
+    }
+
+    public func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int {
+        tables.withLock { tables in
+            var renewed = 0
+            for id in ids where tables.runs[id]?.leaseOwner == owner {
+                tables.runs[id]?.leaseExpiresAt = until
+                if tables.runs[id]?.status == .inProgress { tables.runs[id]?.nextPollAt = until }
+                renewed += 1
+            }
+            return renewed
+        }
+    }
+
+    public func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double] {
+        tables.withLock { tables in
+            tables.runs.values
+                .filter { run in
+                    let runModel = run.policy.objectValue?["model"]?.stringValue ?? defaultModel
+                    return run.status == .completed && run.feature == feature && runModel == model
+                        && run.submittedAt != nil && run.providerCompletedAt != nil
+                }
+                .sorted { ($0.finalizedAt ?? .distantPast) > ($1.finalizedAt ?? .distantPast) }
+                .prefix(limit).map { $0.providerCompletedAt!.timeIntervalSince($0.submittedAt!) }
+        }
+    }
+
+    public func nextDueDate() async throws -> Date? {
+        tables.withLock { tables in
+            tables.runs.values.compactMap { run -> Date? in
+                switch run.status {
+                case .queued: run.availableAt
+                case .inProgress: run.nextPollAt
+                case .submitting: run.leaseExpiresAt
+                default: nil
+                }
+            }.min()
+        }
+    }
+
+    /// The guarded update: Kiln's half of the row, only while the row has the expected
+    /// status and lease owner.
+    private static func write(_ update: RunUpdate, to tables: inout Tables) -> Bool {
+        guard var stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
+            stored.leaseOwner == update.expectedLeaseOwner
+        else { return false }
+        let next = update.run
+        stored.status = next.status
+        stored.attempt = next.attempt
+        stored.responseID = next.responseID
+        stored.providerStatus = next.providerStatus
+        stored.output = next.output
+        stored.error = next.error
+        stored.usage = next.usage
+        stored.costMicros = next.costMicros
+        stored.pollCount = next.pollCount
+        stored.nextPollAt = next.nextPollAt
+        stored.availableAt = next.availableAt
+        stored.leaseOwner = next.leaseOwner
+        stored.leaseExpiresAt = next.leaseExpiresAt
+        stored.reviewState = next.reviewState ?? stored.reviewState
+        stored.promptVersion = next.promptVersion
+        stored.sendStartedAt = next.sendStartedAt
+        stored.submittedAt = next.submittedAt
+        stored.providerCompletedAt = next.providerCompletedAt
+        stored.finalizedAt = next.finalizedAt
+        stored.updatedAt = next.updatedAt
+        tables.runs[stored.id] = stored
+        if let event = update.event { append(event, to: &tables) }
+        return true
+    }
+
+    private static func append(_ event: RunEvent, to tables: inout Tables) {
+        var event = event
+        event.id = Int64(tables.events.count + 1)
+        tables.events.append(event)
+    }
+}

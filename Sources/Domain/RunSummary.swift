@@ -1,0 +1,37 @@
+import Foundation
+
+/// How much is where: the answer of `kiln status`.
+public struct RunSummary: Sendable, Hashable, Encodable {
+    public var counts: [String: Int]
+    public var oldestQueuedAt: Date?
+    public var inFlight: Int
+    public var costMicros: Int64
+    public var possibleDuplicates: Int
+
+    public init(counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int) {
+        self.counts = counts
+        self.oldestQueuedAt = oldestQueuedAt
+        self.inFlight = inFlight
+        self.costMicros = costMicros
+        self.possibleDuplicates = possibleDuplicates
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case counts
+        case oldestQueuedAt = "oldest_queued_at"
+        case inFlight = "in_flight"
+        case costMicros = "cost_micros"
+        case possibleDuplicates = "possible_duplicates"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        var all: [String: Int] = [:]
+        for status in RunStatus.allCases { all[status.rawValue] = counts[status.rawValue] ?? 0 }
+        try c.encode(all, forKey: .counts)
+        try c.encode(oldestQueuedAt.map(Timestamp.format), forKey: .oldestQueuedAt)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(costMicros, forKey: .costMicros)
+        try c.encode(possibleDuplicates, forKey: .possibleDuplicates)
+    }
+}

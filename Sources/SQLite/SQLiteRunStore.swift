@@ -11,10 +11,13 @@ import KilnDomain
 public final class SQLiteRunStore: RunStore {
     public let path: String
     let pool: DatabasePool
+    /// How often ``changes()`` looks for writes of other processes (100 ms by default).
+    public let changeCheckInterval: Duration
 
     /// Opens (creating if needed) the database file at `path`.
-    public init(path: String, busyTimeout: TimeInterval = 10) throws {
+    public init(path: String, busyTimeout: TimeInterval = 10, changeCheckInterval: Duration = .milliseconds(100)) throws {
         self.path = path
+        self.changeCheckInterval = changeCheckInterval
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.foreignKeysEnabled = true
@@ -26,6 +29,16 @@ public final class SQLiteRunStore: RunStore {
             guard let why = Self.unwritableFolder(of: path) else { throw reason }
             throw KilnError(reason.code, reason.message + " (\(why))")
         }
+    }
+
+    /// Wake-ups when any connection commits a write to the file — an application inserting
+    /// a run or asking for a cancel from another process, another worker, a cron pass — within
+    /// ``changeCheckInterval``, so an idle worker acts at once instead of after its idle sleep
+    /// (the SQLite counterpart of PostgreSQL's `LISTEN`). Nil when the file cannot be watched;
+    /// workers then rely on their own schedule.
+    public func changes() -> AsyncStream<Void>? {
+        guard let watcher = try? DataVersionWatcher(path: path, interval: changeCheckInterval) else { return nil }
+        return AsyncStream(unfolding: { await watcher.next() })
     }
 
     /// Migrations run on a Dispatch thread: GRDB's migrator is synchronous and may wait for

@@ -1,0 +1,85 @@
+import Foundation
+import KilnDomain
+import KilnSQLite
+import KilnSimulator
+import KilnTestSupport
+import Testing
+
+/// An idle `kiln work` on SQLite acts on what other processes write within a second: a run an
+/// application inserts is sent, a cancel it asks for reaches the provider — not after the
+/// worker's idle sleep (`worker.max_idle_seconds`, 30 s) or its next scheduled poll.
+@Suite("SQLite: other processes' writes wake an idle worker", .serialized)
+struct WakeUpTests {
+    /// Nearest-rank percentile.
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
+    }
+
+    @Test func runsInsertedAndCancelsAskedForByAnotherProcessAreActedOnWithinASecond() async throws {
+        let kiln = try KilnProcess()
+        #expect(try await kiln.run(["status"]).status == 0, "creates and migrates the database")
+        var configuration = SimulatorConfiguration()
+        configuration.queueWaitMax = 0
+        configuration.generationMedian = 0.2
+        let simulator = Simulator(configuration: configuration)
+        try await simulator.withRunning { base in
+            // Polls 20 s apart, so only a wake-up can carry a cancel out sooner.
+            let environment = [
+                "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test", "KILN_LOG_LEVEL": "warning",
+                "KILN_POLLER_INITIAL_DELAY_SECONDS": "20", "KILN_POLLER_MIN_INTERVAL_SECONDS": "20",
+            ]
+            let worker = try kiln.start(["work"], environment: environment, log: "work.log")
+            defer { worker.terminate() }
+            try await Task.sleep(for: .seconds(2))  // started, migrated, idle
+
+            // The application: another process's connection to the same file.
+            let app = try SQLiteRunStore(path: kiln.databasePath)
+            let service = RunService(store: app, actor: "app")
+            var random = SystemRandomNumberGenerator()
+            var inserted: [Run] = []
+            for index in 0..<20 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 100...1000, using: &random)))
+                inserted.append(
+                    try await service.enqueue(
+                        .init(feature: "document_summary", tenant: TenantID("t"), input: ["text": .string("Inserted \(index).")])
+                    ).run)
+            }
+            var sent: [Double] = []
+            for _ in 0..<100 {
+                sent = []
+                for run in inserted {
+                    guard let stored = try await app.run(run.id, tenant: nil), let at = stored.submittedAt else { break }
+                    sent.append(at.timeIntervalSince(run.createdAt))
+                }
+                if sent.count == inserted.count { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(sent.count == 20, "\(kiln.read("work.log").suffix(600))")
+            let p99 = Self.percentile(sent, 0.99)
+            print("inserted → sent: p50 \(Self.percentile(sent, 0.5)) s, p99 \(p99) s")
+            #expect(p99 < 1.0, "p99 \(p99) s over \(sent.sorted())")
+
+            // A long generation in flight, then a cancel from the application.
+            let long = try await service.enqueue(
+                .init(feature: "document_summary", tenant: TenantID("t"), input: ["text": "Long [sim:generation=600]"])
+            ).run
+            var responseID: ResponseID?
+            for _ in 0..<50 where responseID == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                responseID = try await app.run(long.id, tenant: nil)?.responseID
+            }
+            let id = try #require(responseID, "the long run was sent")
+            try await Task.sleep(for: .milliseconds(Int.random(in: 1000...3000, using: &random)))
+            let asked = try #require(try await service.cancel(long.id, tenant: TenantID("t")).cancelRequestedAt)
+            var finished: Date?
+            for _ in 0..<100 where finished == nil {
+                try await Task.sleep(for: .milliseconds(50))
+                finished = simulator.finishTime(ofResponse: id.rawValue)
+            }
+            let reached = try #require(finished, "the cancel reached the provider within 5 s").timeIntervalSince(asked)
+            print("cancel asked → provider cancelled: \(reached) s")
+            #expect(reached < 1.0)
+        }
+    }
+}

@@ -1,29 +1,45 @@
 import Foundation
 import KilnDomain
+import KilnPostgres
 import KilnSQLite
 import KilnSimulator
 import KilnTestSupport
 import Testing
 
-/// An idle `kiln work` on SQLite acts on what other processes write within a second: a run an
+/// An idle `kiln work` acts on what other processes write within a second: a run an
 /// application inserts is sent, a cancel it asks for reaches the provider — not after the
-/// worker's idle sleep (`worker.max_idle_seconds`, 30 s) or its next scheduled poll.
-@Suite("SQLite: other processes' writes wake an idle worker", .serialized)
+/// worker's idle sleep (`worker.max_idle_seconds`, 30 s) or its next scheduled poll. SQLite
+/// watches `PRAGMA data_version`; PostgreSQL `LISTEN`s.
+@Suite("Other processes' writes wake an idle worker", .serialized)
 struct WakeUpTests {
+    enum Backend: String, CaseIterable, Sendable {
+        case sqlite, postgres
+    }
+
     /// Nearest-rank percentile.
     static func percentile(_ values: [Double], _ p: Double) -> Double {
         let sorted = values.sorted()
         return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
     }
 
-    @Test func runsInsertedAndCancelsAskedForByAnotherProcessAreActedOnWithinASecond() async throws {
-        let kiln = try KilnProcess()
+    @Test(arguments: Backend.allCases)
+    func runsInsertedAndCancelsAskedForByAnotherProcessAreActedOnWithinASecond(backend: Backend) async throws {
+        var kiln = try KilnProcess()
+        let app: any RunStore
+        switch backend {
+        case .sqlite:
+            app = try SQLiteRunStore(path: kiln.databasePath)
+        case .postgres:
+            let url = try await TestPostgres.freshDatabase()
+            kiln.database = url
+            app = try PostgresRunStore(url: url)
+        }
         #expect(try await kiln.run(["status"]).status == 0, "creates and migrates the database")
         var configuration = SimulatorConfiguration()
         configuration.queueWaitMax = 0
         configuration.generationMedian = 0.2
         let simulator = Simulator(configuration: configuration)
-        try await simulator.withRunning { base in
+        try await simulator.withRunning { [kiln] base in
             // Polls 20 s apart, so only a wake-up can carry a cancel out sooner.
             let environment = [
                 "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-test", "KILN_LOG_LEVEL": "warning",
@@ -33,8 +49,7 @@ struct WakeUpTests {
             defer { worker.terminate() }
             try await Task.sleep(for: .seconds(2))  // started, migrated, idle
 
-            // The application: another process's connection to the same file.
-            let app = try SQLiteRunStore(path: kiln.databasePath)
+            // The application: another process's connection to the same database.
             let service = RunService(store: app, actor: "app")
             var random = SystemRandomNumberGenerator()
             var inserted: [Run] = []
@@ -57,7 +72,7 @@ struct WakeUpTests {
             }
             #expect(sent.count == 20, "\(kiln.read("work.log").suffix(600))")
             let p99 = Self.percentile(sent, 0.99)
-            print("inserted → sent: p50 \(Self.percentile(sent, 0.5)) s, p99 \(p99) s")
+            print("\(backend) inserted → sent: p50 \(Self.percentile(sent, 0.5)) s, p99 \(p99) s")
             #expect(p99 < 1.0, "p99 \(p99) s over \(sent.sorted())")
 
             // A long generation in flight, then a cancel from the application.
@@ -78,8 +93,9 @@ struct WakeUpTests {
                 finished = simulator.finishTime(ofResponse: id.rawValue)
             }
             let reached = try #require(finished, "the cancel reached the provider within 5 s").timeIntervalSince(asked)
-            print("cancel asked → provider cancelled: \(reached) s")
+            print("\(backend) cancel asked → provider cancelled: \(reached) s")
             #expect(reached < 1.0)
         }
+        (app as? PostgresRunStore)?.shutdown()
     }
 }

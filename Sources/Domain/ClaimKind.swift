@@ -23,10 +23,7 @@ extension ClaimKind {
         case .submission:
             return RunUpdate.make(.claimForSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
         case .poll:
-            guard var update = RunUpdate.make(.claimForPoll(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
-            else { return nil }
-            update.run.nextPollAt = leaseUntil
-            return update
+            return RunUpdate.make(.claimForPoll(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
         case .abandonedSubmission:
             return RunUpdate.make(.takeOverSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
         }

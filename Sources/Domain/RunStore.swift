@@ -45,8 +45,9 @@ public protocol RunStore: Sendable {
     /// `defaultModel`.
     func recentRunDurations(feature: String, model: String, defaultModel: String, limit: Int) async throws -> [Double]
 
-    /// Wake-ups when runs arrive or cancels are asked for (PostgreSQL `LISTEN/NOTIFY`);
-    /// nil where the store has none (SQLite). Workers also poll, so this only saves latency.
+    /// Wake-ups when other processes write — runs arrive, cancels are asked for — (PostgreSQL
+    /// `LISTEN/NOTIFY`, SQLite `PRAGMA data_version`); nil where the store has none. Workers
+    /// also poll, so this only saves latency.
     func changes() -> AsyncStream<Void>?
 
     /// The earliest time anything becomes due (queued runs, polls, expiring leases), if any.

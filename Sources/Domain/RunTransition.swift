@@ -24,7 +24,7 @@ public enum RunTransition: Sendable, Hashable {
     case cancelBeforeSubmission
     /// Any non-terminal status → timed_out (after the provider cancel, when it had the run).
     case timeOut(providerStatus: String?)
-    /// in_progress, leased for a poll.
+    /// in_progress, leased for a poll; `next_poll_at` follows the lease expiry.
     case claimForPoll(owner: String, leaseUntil: Date)
     /// in_progress, still running at the provider: one poll counted, the next one scheduled.
     case schedulePoll(providerStatus: String, nextPollAt: Date)
@@ -87,6 +87,7 @@ public enum RunTransition: Sendable, Hashable {
         case .claimForPoll(let owner, let until):
             next.leaseOwner = owner
             next.leaseExpiresAt = until
+            next.nextPollAt = until  // a poll that dies with its process is due again when the lease runs out
         case .schedulePoll(let providerStatus, let nextPollAt):
             next.providerStatus = providerStatus
             next.pollCount = run.pollCount + 1

@@ -45,11 +45,18 @@ public struct RunUpdate: Sendable {
 
 extension RunUpdate {
     /// Whether `current`, read back from the store, already is this update's result (an
-    /// earlier attempt committed although its answer was lost): the same status, lease,
-    /// attempt, poll count, response id and the same `updated_at` to the millisecond.
+    /// earlier attempt committed although its answer was lost). Compared: what each step
+    /// changes in Kiln's half of the row (status, lease owner, attempt, poll count, response
+    /// id, provider status, and the send, submission, availability and finalization times
+    /// to the millisecond). Not compared: `updated_at` and `next_poll_at`, which an
+    /// application's cancel request also writes, and `lease_expires_at`, which lease renewal
+    /// moves; every step changes at least one compared field.
     public func isApplied(in current: Run) -> Bool {
-        current.status == run.status && current.leaseOwner == run.leaseOwner && current.attempt == run.attempt
+        func same(_ a: Date?, _ b: Date?) -> Bool { a.map(Timestamp.format) == b.map(Timestamp.format) }
+        return current.status == run.status && current.leaseOwner == run.leaseOwner && current.attempt == run.attempt
             && current.pollCount == run.pollCount && current.responseID == run.responseID
-            && Timestamp.format(current.updatedAt) == Timestamp.format(run.updatedAt)
+            && current.providerStatus == run.providerStatus && same(current.sendStartedAt, run.sendStartedAt)
+            && same(current.submittedAt, run.submittedAt) && same(current.availableAt, run.availableAt)
+            && same(current.finalizedAt, run.finalizedAt)
     }
 }

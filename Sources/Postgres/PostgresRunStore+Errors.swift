@@ -19,7 +19,8 @@ extension PostgresRunStore {
         } catch let error as PSQLError {
             let message = error.serverInfo?[.message] ?? "\(error.code)"
             let state = error.serverInfo?[.sqlState]
-            let code: KilnError.Code = SQLState.isTransient(state) ? .databaseUnavailable : .database
+            let transient = state.map(SQLState.isTransient) ?? Self.transientClientCodes.contains(error.code)
+            let code: KilnError.Code = transient ? .databaseUnavailable : .database
             throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
         } catch let error as PostgresDecodingError {
             throw KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
@@ -28,4 +29,11 @@ extension PostgresRunStore {
             throw KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
         }
     }
+
+    /// Failures of postgres-nio's own (no answer from the server) that a later try may not
+    /// meet: the connection was lost, refused, closed or the pool shut. Others (a message it
+    /// cannot decode, too many parameters, an unsupported login) would only repeat.
+    static let transientClientCodes: [PSQLError.Code] = [
+        .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled,
+    ]
 }

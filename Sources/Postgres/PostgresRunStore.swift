@@ -48,9 +48,15 @@ public final class PostgresRunStore: RunStore, Service {
     }
 
     /// As a `Service` of the worker's group: the pool and the `LISTEN` connection are closed
-    /// when the group shuts down (put the store first in the group, so it goes last).
+    /// when the group shuts down gracefully (put the store first in the group, so it goes
+    /// last). A group cancelled past its grace period leaves them open: passes still giving
+    /// leases back need them until the process ends.
     public func run() async throws {
-        try? await gracefulShutdown()
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return
+        }
         shutdown()
     }
 

@@ -4,9 +4,9 @@ enum SQLState {
     /// than that the statement was wrong: no server answer at all (nil), connection
     /// exceptions (08), rollbacks for serialization or deadlock (40), insufficient resources
     /// (53), operator intervention such as a shutdown or a cancelled statement (57), system
-    /// errors (58).
+    /// errors (58), and a lock not obtained within `lock_timeout` (55P03).
     static func isTransient(_ sqlState: String?) -> Bool {
         guard let sqlState else { return true }
-        return ["08", "40", "53", "57", "58"].contains(String(sqlState.prefix(2)))
+        return sqlState == "55P03" || ["08", "40", "53", "57", "58"].contains(String(sqlState.prefix(2)))
     }
 }

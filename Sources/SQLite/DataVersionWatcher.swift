@@ -2,26 +2,28 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// Notices writes that other connections commit to a SQLite file — another process's
-/// insert or cancel, the worker's own writes too — by reading `PRAGMA data_version` on a
-/// connection of its own every `interval`. The pragma is one integer from the connection's
-/// shared-memory view: no table is read while nothing changes, so an idle worker spends next
-/// to nothing on it.
+/// Notices what other connections commit to a SQLite file — another process's insert or
+/// cancel, another worker, a cron pass — by reading `PRAGMA data_version` every `interval`
+/// on the store's own writing connection, where the value changes only when *another*
+/// connection commits: the worker's own claims and saves do not wake it. Inserts and cancels
+/// made through the same store instance (an application and its workers in one process) are
+/// counted by the store itself (``LocalWrites``). The pragma is one integer from shared
+/// memory, no table is read while nothing changes, and no lock is taken.
 ///
-/// `next()` returns when the version moved, nil when cancelled; it runs in the caller's task
+/// `next()` returns when something changed, nil when cancelled; it runs in the caller's task
 /// (``SQLiteRunStore/changes()`` is an `AsyncStream(unfolding:)` over it), so it ends with
 /// whatever consumes it.
 final class DataVersionWatcher: Sendable {
-    private let connection: DatabaseQueue
+    private let pool: DatabasePool
     private let interval: Duration
-    private let seen = Mutex<Int?>(nil)
+    private let localWrites: LocalWrites
+    private let seen: Mutex<(version: Int?, local: Int)>
 
-    init(path: String, interval: Duration) throws {
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.label = "kiln.data-version"
-        connection = try DatabaseQueue(path: path, configuration: configuration)
+    init(pool: DatabasePool, interval: Duration, localWrites: LocalWrites) {
+        self.pool = pool
         self.interval = interval
+        self.localWrites = localWrites
+        seen = Mutex((nil, localWrites.count))
     }
 
     /// Waits for the next change; nil when the task is cancelled.
@@ -32,14 +34,30 @@ final class DataVersionWatcher: Sendable {
             } catch {
                 return nil
             }
-            // A read that fails (the file busy being checkpointed, say) is simply tried again.
-            guard let version = try? await connection.read({ db in try Int.fetchOne(db, sql: "PRAGMA data_version") }) else { continue }
+            let local = localWrites.count
+            // A read that fails (the database busy past its timeout, say) is simply tried again.
+            guard let version = try? await pool.writeWithoutTransaction({ db in try Int.fetchOne(db, sql: "PRAGMA data_version") })
+            else { continue }
             let changed = seen.withLock { seen -> Bool in
-                defer { seen = version }
-                return seen.map { $0 != version } ?? false
+                defer { seen = (version, local) }
+                guard let previous = seen.version else { return local != seen.local }
+                return previous != version || local != seen.local
             }
             if changed { return () }
         }
         return nil
+    }
+}
+
+/// How many inserts and cancel requests this store instance has written: the changes an
+/// application makes through the same instance its workers use, which `data_version` on
+/// that instance's connection does not show.
+final class LocalWrites: Sendable {
+    private let counter = Mutex(0)
+
+    var count: Int { counter.withLock { $0 } }
+
+    func increment() {
+        counter.withLock { $0 += 1 }
     }
 }

@@ -13,6 +13,7 @@ public final class SQLiteRunStore: RunStore {
     let pool: DatabasePool
     /// How often ``changes()`` looks for writes of other processes (100 ms by default).
     public let changeCheckInterval: Duration
+    let localWrites = LocalWrites()
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String, busyTimeout: TimeInterval = 10, changeCheckInterval: Duration = .milliseconds(100)) throws {
@@ -34,10 +35,9 @@ public final class SQLiteRunStore: RunStore {
     /// Wake-ups when any connection commits a write to the file — an application inserting
     /// a run or asking for a cancel from another process, another worker, a cron pass — within
     /// ``changeCheckInterval``, so an idle worker acts at once instead of after its idle sleep
-    /// (the SQLite counterpart of PostgreSQL's `LISTEN`). Nil when the file cannot be watched;
-    /// workers then rely on their own schedule.
+    /// (the SQLite counterpart of PostgreSQL's `LISTEN`); see ``DataVersionWatcher``.
     public func changes() -> AsyncStream<Void>? {
-        guard let watcher = try? DataVersionWatcher(path: path, interval: changeCheckInterval) else { return nil }
+        let watcher = DataVersionWatcher(pool: pool, interval: changeCheckInterval, localWrites: localWrites)
         return AsyncStream(unfolding: { await watcher.next() })
     }
 
@@ -54,7 +54,8 @@ public final class SQLiteRunStore: RunStore {
     }
 
     public func insert(_ run: Run, event: RunEvent) async throws -> InsertOutcome {
-        try await perform("insert run \(run.id)") { [pool] in
+        defer { localWrites.increment() }
+        return try await perform("insert run \(run.id)") { [pool] in
             try await pool.write { db -> InsertOutcome in
                 if let key = run.idempotencyKey,
                     let row = try Row.fetchOne(
@@ -151,7 +152,8 @@ public final class SQLiteRunStore: RunStore {
     }
 
     public func requestCancellation(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run? {
-        try await perform("request cancellation of run \(id)") { [pool] in
+        defer { localWrites.increment() }
+        return try await perform("request cancellation of run \(id)") { [pool] in
             try await pool.write { db -> Run? in
                 guard
                     let row = try Row.fetchOne(

@@ -1,7 +1,8 @@
 import KilnDomain
 import ServiceLifecycle
 
-/// Turns a store's change notifications (PostgreSQL `LISTEN/NOTIFY`) into wake-ups of the
+/// Turns a store's change notifications (PostgreSQL `LISTEN/NOTIFY`, SQLite's
+/// `PRAGMA data_version` watch) into wake-ups of the
 /// submitter and poller, as a `Service` of the worker's group, so it ends with the group.
 /// Workers also poll the table: a missed notification costs latency, not work.
 public struct ChangeForwarder: Service {

@@ -71,7 +71,7 @@ extension RunStore {
                 logger.warning(
                     "write failed; retrying when the database answers",
                     metadata: [
-                        LogKey.runID: "\(update.run.id)", LogKey.error: "\(error)", LogKey.retryInSeconds: "\(pause)",
+                        LogKey.runID: "\(update.run.id)", LogKey.error: "\(error)", LogKey.retryInSeconds: "\(pause / .seconds(1))",
                     ])
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, retry.maxPause)

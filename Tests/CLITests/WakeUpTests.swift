@@ -70,7 +70,7 @@ struct WakeUpTests {
                 if sent.count == inserted.count { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(sent.count == 20, "\(kiln.read("work.log").suffix(600))")
+            try #require(sent.count == 20, "every inserted run was sent: \(kiln.read("work.log").suffix(600))")
             let p99 = Self.percentile(sent, 0.99)
             print("\(backend) inserted → sent: p50 \(Self.percentile(sent, 0.5)) s, p99 \(p99) s")
             #expect(p99 < 1.0, "p99 \(p99) s over \(sent.sorted())")

@@ -165,6 +165,7 @@ let package = Package(
             dependencies: [
                 "KilnDomain", "KilnWorker", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter",
                 "KilnPoller", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/WorkerTests",
             swiftSettings: strict

@@ -166,6 +166,7 @@ struct RunStoreConformanceTests {
                             .submission, owner: "w\(worker)", limit: 7, leaseUntil: now + 600, now: now + 60)
                         if batch.isEmpty { return mine }
                         mine += batch.map(\.id)
+                        await Task.yield()
                     }
                 }
             }

@@ -59,7 +59,9 @@ public final class InMemoryRunStore: RunStore {
     }
 
     public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
-        tables.withLock { tables in
+        // Suspend as a database round trip would, so that concurrent claimers interleave.
+        await Task.yield()
+        return tables.withLock { tables in
             let due: [(Date, Run)] = tables.runs.values.compactMap { run in
                 switch kind {
                 case .submission: run.status == .queued && run.availableAt <= now ? (run.availableAt, run) : nil

@@ -1,20 +1,26 @@
 import Foundation
 
-/// A guarded write: persist `run` only if the row still has `expectedStatus` and
-/// `expectedLeaseOwner`, and append `event` in the same transaction.
+/// A guarded write: persist `run` only if the row still has `expectedStatus`,
+/// `expectedLeaseOwner` and `expectedAttempt`, and append `event` in the same transaction.
 ///
 /// Two processes racing on one run both build an update from what they read; only the
-/// first one's guard matches, so a run is finalized once.
+/// first one's guard matches, so a run is finalized once. The attempt is part of the guard
+/// because status and owner can come back: a worker whose write is retried through a long
+/// outage may find the run released, re-claimed by itself and sent again (attempt + 1) —
+/// its old write must then fail, not overwrite the newer send.
 public struct RunUpdate: Sendable {
     public var run: Run
     public var expectedStatus: RunStatus
     public var expectedLeaseOwner: String?
+    /// Nil: any attempt (a write that does not follow a read of the run).
+    public var expectedAttempt: Int?
     public var event: RunEvent?
 
-    public init(run: Run, expectedStatus: RunStatus, expectedLeaseOwner: String?, event: RunEvent?) {
+    public init(run: Run, expectedStatus: RunStatus, expectedLeaseOwner: String?, expectedAttempt: Int? = nil, event: RunEvent?) {
         self.run = run
         self.expectedStatus = expectedStatus
         self.expectedLeaseOwner = expectedLeaseOwner
+        self.expectedAttempt = expectedAttempt
         self.event = event
     }
 
@@ -39,7 +45,9 @@ public struct RunUpdate: Sendable {
                 runID: current.id, fromStatus: current.status, toStatus: next.status, at: now, actor: actor,
                 kind: transition.eventKind, details: .object(eventDetails))
             : nil
-        return RunUpdate(run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, event: event)
+        return RunUpdate(
+            run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, expectedAttempt: current.attempt,
+            event: event)
     }
 }
 

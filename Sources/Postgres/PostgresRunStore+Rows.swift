@@ -76,6 +76,7 @@ extension PostgresRunStore {
                 provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt)
             WHERE id = \(run.id.rawValue) AND status = \(update.expectedStatus.rawValue)
               AND lease_owner IS NOT DISTINCT FROM \(update.expectedLeaseOwner)
+              AND (\(update.expectedAttempt)::integer IS NULL OR attempt = \(update.expectedAttempt))
             RETURNING id
             """, logger: logger)
         guard try await !rows.collect().isEmpty else { return false }

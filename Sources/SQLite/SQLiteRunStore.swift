@@ -214,7 +214,7 @@ public final class SQLiteRunStore: RunStore {
                     lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
                     prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_completed_at = ?,
                     finalized_at = ?, updated_at = ?
-                WHERE id = ? AND status = ? AND lease_owner IS ?
+                WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
                 """,
             arguments: [
                 run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, JSONText.encode(run.output),
@@ -222,6 +222,7 @@ public final class SQLiteRunStore: RunStore {
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerCompletedAt), text(run.finalizedAt),
                 text(run.updatedAt), run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
+                update.expectedAttempt, update.expectedAttempt,
             ])
         guard db.changesCount == 1 else { return false }
         if let event = update.event { try insertEvent(event, db) }

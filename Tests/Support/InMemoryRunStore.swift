@@ -155,7 +155,7 @@ public final class InMemoryRunStore: RunStore {
     /// status and lease owner.
     private static func write(_ update: RunUpdate, to tables: inout Tables) -> Bool {
         guard var stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
-            stored.leaseOwner == update.expectedLeaseOwner
+            stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
         else { return false }
         let next = update.run
         stored.status = next.status

@@ -19,8 +19,8 @@ public struct PollDecision: Sendable {
         case requested
         /// The run's deadline passed.
         case deadline
-        /// The run's stored policy cannot be read: Kiln cannot finalize it as its owner meant.
-        case invalidPolicy(KilnError)
+        /// The run's stored policy cannot be applied: Kiln cannot finalize it as its owner meant.
+        case invalidPolicy
     }
 
     /// The call to make.
@@ -58,8 +58,9 @@ public struct PollDecision: Sendable {
             return .none(.fail(RunFailure(code: "missing_response_id", message: "an in-flight run has no response id", source: .kiln)))
         }
         switch policy {
-        case .failure(let error):
-            return .cancel(responseID, .invalidPolicy(error))
+        case .failure:
+            // Stopped at the provider first; `after` then fails the run with this same error.
+            return .cancel(responseID, .invalidPolicy)
         case .success(let policy):
             if run.cancelRequestedAt != nil { return .cancel(responseID, .requested) }
             if now >= run.deadline(policy) { return .cancel(responseID, .deadline) }
@@ -67,13 +68,17 @@ public struct PollDecision: Sendable {
         }
     }
 
-    /// The provider answered `call` with `response`.
-    public func after(_ call: Call, response: ProviderResponse, run: Run, policy: RunPolicy?, now: Date, random: Double) -> Verdict {
+    /// The provider answered `call` with `response`; `policy` is what ``call(for:policy:now:)`` got.
+    public func after(
+        _ call: Call, response: ProviderResponse, run: Run, policy resolution: Result<RunPolicy, KilnError>, now: Date, random: Double
+    ) -> Verdict {
         let reason: CancelReason? = if case .cancel(_, let reason) = call { reason } else { nil }
-        if case .invalidPolicy(let error) = reason {
+        let policy: RunPolicy
+        switch resolution {
+        case .failure(let error):
             return Verdict(.fail(Self.invalidPolicy(error)), details: ["provider_status": .string(response.status.rawValue)])
+        case .success(let resolved): policy = resolved
         }
-        guard let policy else { return Verdict(.fail(Self.invalidPolicy(nil))) }
         if response.status.isTerminal {
             if reason == .deadline, response.status == .cancelled {
                 return Verdict(.timeOut(providerStatus: response.status.rawValue))
@@ -91,15 +96,19 @@ public struct PollDecision: Sendable {
         return Verdict(.schedulePoll(providerStatus: response.status.rawValue, nextPollAt: next))
     }
 
-    /// The provider call failed with `error`.
-    public func after(_ call: Call, error: ProviderError, run: Run, policy: RunPolicy?, now: Date, random: Double) -> Verdict {
+    /// The provider call failed with `error`; `policy` is what ``call(for:policy:now:)`` got.
+    public func after(
+        _ call: Call, error: ProviderError, run: Run, policy resolution: Result<RunPolicy, KilnError>, now: Date, random: Double
+    ) -> Verdict {
         let reason: CancelReason? = if case .cancel(_, let reason) = call { reason } else { nil }
         let pause = error.kind == .rateLimited ? (error.retryAfter ?? settings.minIntervalSeconds) : nil
-        if case .invalidPolicy(let policyError) = reason {
-            // Best effort: the run cannot be worked either way.
+        let policy: RunPolicy
+        switch resolution {
+        case .failure(let policyError):
+            // The cancel was best effort: the run cannot be worked either way.
             return Verdict(.fail(Self.invalidPolicy(policyError)), pauseSeconds: pause, details: ["cancel_error": .string(error.code)])
+        case .success(let resolved): policy = resolved
         }
-        guard let policy else { return Verdict(.fail(Self.invalidPolicy(nil)), pauseSeconds: pause) }
         if reason == .deadline {
             if error.kind == .notFound {
                 return Verdict(.timeOut(providerStatus: nil), details: ["cancel_error": .string(error.code)])
@@ -126,9 +135,8 @@ public struct PollDecision: Sendable {
             .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), callFailed: true, pauseSeconds: pause)
     }
 
-    static func invalidPolicy(_ error: KilnError?) -> RunFailure {
+    static func invalidPolicy(_ error: KilnError) -> RunFailure {
         RunFailure(
-            code: KilnError.Code.invalidPolicy.rawValue,
-            message: "the run's stored policy is invalid" + (error.map { ": \($0.message)" } ?? ""), source: .policy)
+            code: KilnError.Code.invalidPolicy.rawValue, message: "the run's stored policy is invalid: \(error.message)", source: .policy)
     }
 }

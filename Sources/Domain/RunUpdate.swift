@@ -28,8 +28,10 @@ public struct RunUpdate: Sendable {
     ///
     /// An event row is written for every status change, and for the steps worth auditing
     /// that keep the status (the send mark); routine poll bookkeeping writes none.
+    /// `eventKind` names the event when it is not the step's own (`possible_duplicate`).
     public static func make(
-        _ transition: RunTransition, on current: Run, at now: Date, actor: String, details: [String: JSONValue] = [:]
+        _ transition: RunTransition, on current: Run, at now: Date, actor: String, details: [String: JSONValue] = [:],
+        eventKind: String? = nil
     ) -> RunUpdate? {
         guard let next = transition.apply(to: current, at: now) else { return nil }
         let audited: Bool
@@ -43,7 +45,7 @@ public struct RunUpdate: Sendable {
             audited
             ? RunEvent(
                 runID: current.id, fromStatus: current.status, toStatus: next.status, at: now, actor: actor,
-                kind: transition.eventKind, details: .object(eventDetails))
+                kind: eventKind ?? transition.eventKind, details: .object(eventDetails))
             : nil
         return RunUpdate(
             run: next, expectedStatus: current.status, expectedLeaseOwner: current.leaseOwner, expectedAttempt: current.attempt,

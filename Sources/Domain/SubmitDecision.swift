@@ -21,21 +21,26 @@ public struct SubmitDecision: Sendable {
         case settle(RunTransition)
     }
 
-    /// What follows: the transition to write, its event's kind when it is not the step's
-    /// own (`possible_duplicate`), its details, and a pause of every provider call (a 429).
+    /// What follows: the transition to write, whether the create may have reached the
+    /// provider (its event is then `possible_duplicate`, whatever the step), its details,
+    /// and a pause of every provider call (a 429).
     public struct Verdict: Sendable, Hashable {
         public var transition: RunTransition
-        public var eventKind: String?
+        public var possibleDuplicate: Bool
         public var details: [String: JSONValue]
         public var pauseSeconds: Double?
 
-        public init(_ transition: RunTransition, eventKind: String? = nil, details: [String: JSONValue] = [:], pauseSeconds: Double? = nil)
-        {
+        public init(
+            _ transition: RunTransition, possibleDuplicate: Bool = false, details: [String: JSONValue] = [:], pauseSeconds: Double? = nil
+        ) {
             self.transition = transition
-            self.eventKind = eventKind
+            self.possibleDuplicate = possibleDuplicate
             self.details = details
             self.pauseSeconds = pauseSeconds
         }
+
+        /// The kind of the event written with the transition.
+        public var eventKind: String { possibleDuplicate ? "possible_duplicate" : transition.eventKind }
     }
 
     public func plan(for run: Run, policy: Result<RunPolicy, KilnError>, features: FeatureCatalog, now: Date) -> Plan {
@@ -98,10 +103,10 @@ public struct SubmitDecision: Sendable {
                 code: "possible_duplicate", message: "the create may have reached the provider (\(reason))", source: .kiln)
             return Verdict(
                 .requeue(availableAt: now.addingTimeInterval(settings.retryBaseSeconds), lastError: failure),
-                eventKind: "possible_duplicate", details: details)
+                possibleDuplicate: true, details: details)
         }
         let failure = RunFailure(
             code: "possible_duplicate", message: "the create may have reached the provider (\(reason)); not resubmitted", source: .kiln)
-        return Verdict(.fail(failure), eventKind: "possible_duplicate", details: details)
+        return Verdict(.fail(failure), possibleDuplicate: true, details: details)
     }
 }

@@ -61,10 +61,10 @@ public struct Poller: Sendable {
             let response = target.cancel ? try await client.cancel(target.id) : try await client.retrieve(target.id)
             if case .cancel(_, let reason) = call { logger.info("cancelled at the provider", metadata: [LogKey.reason: "\(reason)"]) }
             verdict = decision.after(
-                call, response: response, run: run, policy: try? policy.get(), now: clock.now(), random: clock.random())
+                call, response: response, run: run, policy: policy, now: clock.now(), random: clock.random())
         } catch {
             logger.info("provider call failed", metadata: [LogKey.error: "\(error.code)"])
-            verdict = decision.after(call, error: error, run: run, policy: try? policy.get(), now: clock.now(), random: clock.random())
+            verdict = decision.after(call, error: error, run: run, policy: policy, now: clock.now(), random: clock.random())
         }
         if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
         return try await save(verdict, on: run)

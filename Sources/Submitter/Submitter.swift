@@ -58,15 +58,17 @@ public struct Submitter: Sendable {
             guard let update = RunUpdate.make(.release, on: run, at: clock.now(), actor: environment.owner) else { return .lostLease }
             return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
         }
-        let plan = decision.plan(for: run, policy: environment.policy(of: run), features: environment.features, now: clock.now())
-        guard case .send(let generation, let promptVersion, let policy) = plan else {
-            if case .settle(let transition) = plan {
-                if case .fail(let failure) = transition {
-                    logger.warning("run refused before submission", metadata: [LogKey.error: "\(failure.code)"])
-                }
-                return try await save(SubmitDecision.Verdict(transition), on: run)
+        let generation: GenerationRequest
+        let promptVersion: String
+        let policy: RunPolicy
+        switch decision.plan(for: run, policy: environment.policy(of: run), features: environment.features, now: clock.now()) {
+        case .settle(let transition):
+            if case .fail(let failure) = transition {
+                logger.warning("run refused before submission", metadata: [LogKey.error: "\(failure.code)"])
             }
-            return .lostLease
+            return try await save(SubmitDecision.Verdict(transition), on: run)
+        case .send(let request, let version, let resolved):
+            (generation, promptVersion, policy) = (request, version, resolved)
         }
         try await environment.budget.acquire()
 
@@ -96,25 +98,25 @@ public struct Submitter: Sendable {
     /// A run found in `submitting` after its owner's lease expired.
     func recover(_ run: Run, now: Date) async throws -> SubmitOutcome {
         let policy = (try? environment.policy(of: run).get()) ?? environment.configuration.policy
-        let verdict = decision.recover(run, policy: policy, now: now)
-        if verdict.eventKind == "possible_duplicate" {
-            environment.logger(for: run).warning("create may have reached the provider; possible duplicate")
-        }
-        return try await save(verdict, on: run)
+        return try await save(decision.recover(run, policy: policy, now: now), on: run)
     }
 
     private func save(_ verdict: SubmitDecision.Verdict, on run: Run) async throws -> SubmitOutcome {
         guard
-            var update = RunUpdate.make(
-                verdict.transition, on: run, at: environment.clock.now(), actor: environment.owner, details: verdict.details)
+            let update = RunUpdate.make(
+                verdict.transition, on: run, at: environment.clock.now(), actor: environment.owner, details: verdict.details,
+                eventKind: verdict.eventKind)
         else { return .lostLease }
-        if let kind = verdict.eventKind { update.event?.kind = kind }
+        if verdict.possibleDuplicate {
+            environment.logger(for: run).warning(
+                "create may have reached the provider; possible duplicate",
+                metadata: [LogKey.reason: "\(verdict.details["reason"]?.stringValue ?? "?")"])
+        }
         guard try await environment.persist(update) else { return .lostLease }
-        let duplicate = verdict.eventKind == "possible_duplicate"
         switch update.run.status {
         case .inProgress: return .accepted
-        case .queued: return duplicate ? .resubmitting : (verdict.transition == .release ? .released : .requeued)
-        case .failed: return duplicate ? .duplicateFailed : .failed
+        case .queued: return verdict.possibleDuplicate ? .resubmitting : (verdict.transition == .release ? .released : .requeued)
+        case .failed: return verdict.possibleDuplicate ? .duplicateFailed : .failed
         case .cancelled: return .cancelled
         case .timedOut: return .timedOut
         case .submitting, .completed, .incomplete: return .released

@@ -41,7 +41,7 @@ struct PollDecisionTests {
         let now = Self.submitted + 60
         let call = decision.call(for: inFlight(), policy: .success(policy), now: now)
         #expect(call == .retrieve(ResponseID("resp_1")))
-        let verdict = decision.after(call, response: response(.completed), run: inFlight(), policy: policy, now: now, random: 0)
+        let verdict = decision.after(call, response: response(.completed), run: inFlight(), policy: .success(policy), now: now, random: 0)
         guard case .finish(let outcome) = verdict.transition else {
             Issue.record("expected finish, got \(verdict.transition)")
             return
@@ -53,7 +53,8 @@ struct PollDecisionTests {
     @Test func aRunningResponseIsPolledAgainOnTheGeometricSchedule() {
         let now = Self.submitted + 100
         let verdict = decision.after(
-            .retrieve(ResponseID("resp_1")), response: response(.inProgress), run: inFlight(), policy: policy, now: now, random: 0)
+            .retrieve(ResponseID("resp_1")), response: response(.inProgress), run: inFlight(), policy: .success(policy), now: now, random: 0
+        )
         // 100 s old × (1.095 − 1) = 9.5 s, no jitter at random 0.
         #expect(verdict.transition == .schedulePoll(providerStatus: "in_progress", nextPollAt: now + 100 * (PollerSettings().growth - 1)))
     }
@@ -62,7 +63,8 @@ struct PollDecisionTests {
         let run = inFlight(cancelRequested: true)
         let call = decision.call(for: run, policy: .success(policy), now: Self.submitted + 20)
         #expect(call == .cancel(ResponseID("resp_1"), .requested))
-        let verdict = decision.after(call, response: response(.cancelled), run: run, policy: policy, now: Self.submitted + 20, random: 0)
+        let verdict = decision.after(
+            call, response: response(.cancelled), run: run, policy: .success(policy), now: Self.submitted + 20, random: 0)
         guard case .finish(let outcome) = verdict.transition else {
             Issue.record("expected finish")
             return
@@ -75,23 +77,25 @@ struct PollDecisionTests {
         let call = decision.call(for: inFlight(), policy: .success(policy), now: late)
         #expect(call == .cancel(ResponseID("resp_1"), .deadline))
         #expect(
-            decision.after(call, response: response(.cancelled), run: inFlight(), policy: policy, now: late, random: 0).transition
+            decision.after(call, response: response(.cancelled), run: inFlight(), policy: .success(policy), now: late, random: 0).transition
                 == .timeOut(providerStatus: "cancelled"))
         #expect(
-            decision.after(call, response: response(.inProgress), run: inFlight(), policy: policy, now: late, random: 0).transition
+            decision.after(call, response: response(.inProgress), run: inFlight(), policy: .success(policy), now: late, random: 0)
+                .transition
                 == .timeOut(providerStatus: "in_progress"), "the deadline is Kiln's to keep")
     }
 
     @Test func aDeadlineCancelAnswered404TimesOutRatherThanFailing() {
         let late = Self.submitted + 601
         let verdict = decision.after(
-            .cancel(ResponseID("resp_1"), .deadline), error: Self.notFound, run: inFlight(), policy: policy, now: late, random: 0)
+            .cancel(ResponseID("resp_1"), .deadline), error: Self.notFound, run: inFlight(), policy: .success(policy), now: late, random: 0)
         #expect(verdict.transition == .timeOut(providerStatus: nil))
     }
 
     @Test func aDeadlineCancelThatKeepsFailingIsRetriedThenTimesOut() {
         let call = PollDecision.Call.cancel(ResponseID("resp_1"), .deadline)
-        let soon = decision.after(call, error: Self.serverError, run: inFlight(), policy: policy, now: Self.submitted + 610, random: 0)
+        let soon = decision.after(
+            call, error: Self.serverError, run: inFlight(), policy: .success(policy), now: Self.submitted + 610, random: 0)
         guard case .schedulePoll = soon.transition else {
             Issue.record("within the grace period a failed cancel is tried again, got \(soon.transition)")
             return
@@ -99,7 +103,7 @@ struct PollDecisionTests {
         #expect(soon.callFailed)
         let grace = decision.deadlineCancelGraceSeconds
         let later = decision.after(
-            call, error: Self.serverError, run: inFlight(), policy: policy, now: Self.submitted + 600 + grace, random: 0)
+            call, error: Self.serverError, run: inFlight(), policy: .success(policy), now: Self.submitted + 600 + grace, random: 0)
         #expect(later.transition == .timeOut(providerStatus: "in_progress"))
         #expect(later.details["provider_cancel"] == "failed")
     }
@@ -107,10 +111,11 @@ struct PollDecisionTests {
     @Test func anInvalidStoredPolicyIsCancelledAndFailedNotWorkedWithTheDefaults() {
         let invalid = KilnError(.invalidPolicy, "max_attempts must be in 1...20, got 99")
         let call = decision.call(for: inFlight(), policy: .failure(invalid), now: Self.submitted + 30)
-        #expect(call == .cancel(ResponseID("resp_1"), .invalidPolicy(invalid)))
+        #expect(call == .cancel(ResponseID("resp_1"), .invalidPolicy))
         for verdict in [
-            decision.after(call, response: response(.completed), run: inFlight(), policy: nil, now: Self.submitted + 30, random: 0),
-            decision.after(call, error: Self.serverError, run: inFlight(), policy: nil, now: Self.submitted + 30, random: 0),
+            decision.after(
+                call, response: response(.completed), run: inFlight(), policy: .failure(invalid), now: Self.submitted + 30, random: 0),
+            decision.after(call, error: Self.serverError, run: inFlight(), policy: .failure(invalid), now: Self.submitted + 30, random: 0),
         ] {
             guard case .fail(let failure) = verdict.transition else {
                 Issue.record("expected failure, got \(verdict.transition)")
@@ -123,12 +128,13 @@ struct PollDecisionTests {
     @Test func aRetrieveErrorBacksOffAndA429PausesEveryCall() {
         let limited = ProviderError(kind: .rateLimited, httpStatus: 429, code: "rate_limit_exceeded", message: "slow down", retryAfter: 30)
         let now = Self.submitted + 100
-        let verdict = decision.after(.retrieve(ResponseID("resp_1")), error: limited, run: inFlight(), policy: policy, now: now, random: 0)
+        let verdict = decision.after(
+            .retrieve(ResponseID("resp_1")), error: limited, run: inFlight(), policy: .success(policy), now: now, random: 0)
         #expect(verdict.pauseSeconds == 30)
         #expect(verdict.callFailed)
         #expect(verdict.transition == .schedulePoll(providerStatus: "in_progress", nextPollAt: now + 30), "the provider's wait wins")
         let gone = decision.after(
-            .retrieve(ResponseID("resp_1")), error: Self.notFound, run: inFlight(), policy: policy, now: now, random: 0)
+            .retrieve(ResponseID("resp_1")), error: Self.notFound, run: inFlight(), policy: .success(policy), now: now, random: 0)
         guard case .fail(let failure) = gone.transition else {
             Issue.record("a 404 on a retrieve fails the run")
             return

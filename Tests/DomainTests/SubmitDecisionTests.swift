@@ -86,7 +86,7 @@ struct SubmitDecisionTests {
             Issue.record("resubmit is the default")
             return
         }
-        #expect(resubmit.eventKind == "possible_duplicate" && resubmit.details["reason"] == "timeout")
+        #expect(resubmit.possibleDuplicate && resubmit.eventKind == "possible_duplicate" && resubmit.details["reason"] == "timeout")
         var failing = decision
         failing.settings.ambiguousSend = .fail
         let failed = failing.after(timeout, sending: claimed(attempt: 1), policy: policy, now: Self.now, random: 0)

@@ -41,21 +41,23 @@ struct FailedWriteTests {
     }()
 
     /// Waits (at most 10 s) until the provider has finished `run`'s response.
-    static func waitForProvider(_ h: Harness, _ run: Run) async throws {
-        let stored = try await h.run(run.id)
-        let responseID = try #require(stored.responseID)
+    static func waitForProvider(_ h: Harness, _ run: Run, in store: any RunStore) async throws {
+        let responseID = try #require(try await store.run(run.id, tenant: nil)?.responseID)
         for _ in 0..<500 where h.simulator.finishTime(ofResponse: responseID.rawValue) == nil {
             try await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    /// The result of `body`, error or not (so the HTTP client is shut down either way).
-    static func settle<T: Sendable>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    /// `body`'s result, after shutting `client` down whether `body` threw or not.
+    static func shuttingDown<T: Sendable>(_ client: HTTPResponsesClient, after body: () async throws -> T) async throws -> T {
+        let outcome: Result<T, any Error>
         do {
-            return .success(try await body())
+            outcome = .success(try await body())
         } catch {
-            return .failure(error)
+            outcome = .failure(error)
         }
+        try await client.shutdown()
+        return try outcome.get()
     }
 
     static func environment(_ h: Harness, store: any RunStore, client: any ResponsesClient) -> WorkerEnvironment {
@@ -68,18 +70,16 @@ struct FailedWriteTests {
             let run = try await h.enqueue("Finalized under a lock [sim:queue=0] [sim:generation=0.05]")
             let (plain, client) = h.environment(store: impatient)
             #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
-            try await Self.waitForProvider(h, run)
+            try await Self.waitForProvider(h, run, in: h.store)
 
             // Right after the retrieve answers, another process holds the file for 1.5 s.
             let path = h.path
             let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
             let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
-            let outcome = await Self.settle {
+            let pass = try await Self.shuttingDown(client) {
                 try await Poller(environment: Self.environment(h, store: impatient, client: hooked))
                     .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
             }
-            try await client.shutdown()
-            let pass = try outcome.get()
 
             #expect(pass.finalized["completed"] == 1, "finalized in the same pass, not after the lease: \(pass)")
             let stored = try await h.run(run.id)
@@ -100,9 +100,7 @@ struct FailedWriteTests {
             let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
             let hooked = HookedClient(base: client, afterCreate: { _, _ in try await lock() })
             let environment = Self.environment(h, store: impatient, client: hooked)
-            let outcome = await Self.settle { try await Submitter(environment: environment).runOnce(now: Date()) }
-            try await client.shutdown()
-            let pass = try outcome.get()
+            let pass = try await Self.shuttingDown(client) { try await Submitter(environment: environment).runOnce(now: Date()) }
 
             #expect(pass.accepted == 1 && pass.possibleDuplicates == 0, "\(pass)")
             let accepted = try await h.run(run.id)
@@ -129,21 +127,16 @@ struct FailedWriteTests {
             ).run
             let (plain, client) = h.environment(store: store)
             #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
-            let responseID = try #require(try await store.run(run.id, tenant: nil)?.responseID)
-            for _ in 0..<500 where h.simulator.finishTime(ofResponse: responseID.rawValue) == nil {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await Self.waitForProvider(h, run, in: store)
 
             // After the retrieve, another session holds the run's row for 3 s: three times
             // the operation timeout, so the first write times out and the pool is replaced.
             let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 3) }
             let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
-            let outcome = await Self.settle {
+            let pass = try await Self.shuttingDown(client) {
                 try await Poller(environment: Self.environment(h, store: store, client: hooked))
                     .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
             }
-            try await client.shutdown()
-            let pass = try outcome.get()
 
             #expect(pass.finalized["completed"] == 1, "finalized in the same pass, not after the lease: \(pass)")
             let stored = try #require(try await store.run(run.id, tenant: nil))

@@ -18,6 +18,7 @@ enum ConfigurationLoader {
 
     static func load(filePath: String?, environment: [String: String]) throws(KilnError) -> KilnConfiguration {
         var configuration = KilnConfiguration()
+        var declaredFeatures: JSONValue?
         if let filePath {
             let data: Data
             do {
@@ -37,6 +38,10 @@ enum ConfigurationLoader {
             for (section, value) in sections.sorted(by: { $0.key < $1.key }) {
                 if section == "prices" {
                     try applyPrices(value, to: &configuration)
+                    continue
+                }
+                if section == "features" {
+                    declaredFeatures = value  // read last: their policies apply over the final defaults
                     continue
                 }
                 if section.hasPrefix("_") { continue }  // comments
@@ -59,6 +64,9 @@ enum ConfigurationLoader {
         } catch {
             throw KilnError(.invalidConfiguration, "configuration: \(error.message)")
         }
+        if let declaredFeatures {
+            configuration.features = try features(declaredFeatures, defaults: configuration.policy, from: filePath ?? "")
+        }
         return configuration
     }
 
@@ -79,6 +87,18 @@ enum ConfigurationLoader {
             let reason = (error as? KilnError)?.message ?? "is invalid"
             throw KilnError(.invalidConfiguration, "\(name) (from \(source)) \(reason)")
         }
+    }
+
+    /// The `features` section: built-in features plus each declared one (``DeclaredFeature``).
+    private static func features(_ value: JSONValue, defaults: RunPolicy, from source: String) throws(KilnError) -> FeatureCatalog {
+        guard let entries = value.objectValue else {
+            throw KilnError(.invalidConfiguration, "features (in \(source)) must be an object of feature name → declaration")
+        }
+        var declared: [any Feature] = []
+        for (name, declaration) in entries.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("_") {
+            declared.append(try DeclaredFeature(name: name, declaration: declaration, defaults: defaults))
+        }
+        return try FeatureCatalog.builtIn.adding(declared)
     }
 
     private static func applyPrices(_ value: JSONValue, to configuration: inout KilnConfiguration) throws(KilnError) {

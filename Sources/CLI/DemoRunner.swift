@@ -54,7 +54,9 @@ struct DemoRunner {
     let finishTime: @Sendable (ResponseID) -> Date?
 
     func run() async throws -> DemoReport {
-        let service = RunService(store: store, policyDefaults: configuration.policy, limits: configuration.limits, actor: "demo")
+        let service = RunService(
+            store: store, features: configuration.features, policyDefaults: configuration.policy, limits: configuration.limits,
+            actor: "demo")
         let tenant = TenantID("demo")
         var toCancelInFlight: [RunID] = []
         for index in 0..<plan.runs {

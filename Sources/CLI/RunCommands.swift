@@ -52,11 +52,11 @@ struct EnqueueCommand: AsyncParsableCommand {
             policy: try policy.map { text throws(KilnError) in try JSONValue.parse(text, what: "--policy") } ?? .object([:]),
             idempotencyKey: idempotencyKey)
         // Check what needs no database before opening it.
-        try configuration.policy.applying(request.policy).validate()
-        try FeatureCatalog.builtIn.feature(named: feature).validate(input: request.input, limits: configuration.limits)
+        _ = try configuration.features.policy(feature: feature, overrides: request.policy, defaults: configuration.policy)
+        try configuration.features.feature(named: feature).validate(input: request.input, limits: configuration.limits)
         let service = RunService(
-            store: try await global.openStore(), policyDefaults: configuration.policy, limits: configuration.limits,
-            actor: GlobalOptions.processIdentity)
+            store: try await global.openStore(), features: configuration.features, policyDefaults: configuration.policy,
+            limits: configuration.limits, actor: GlobalOptions.processIdentity)
         let outcome = try await service.enqueue(request)
         print(json ? try Output.json(outcome.run) : outcome.run.id.rawValue)
     }

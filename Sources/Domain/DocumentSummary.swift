@@ -31,7 +31,7 @@ public struct DocumentSummary: Feature {
             + "Keep facts, figures and names exact; do not add information that is not in the document."
         if let audience { instructions += " Write for this audience: \(audience)." }
         return GenerationRequest(
-            model: policy.model, instructions: instructions, input: text,
+            model: policy.model, instructions: instructions, input: .text(text),
             maxOutputTokens: policy.maxOutputTokens, completionWindow: policy.completionWindow)
     }
 

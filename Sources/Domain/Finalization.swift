@@ -2,10 +2,20 @@ import Foundation
 
 /// What a terminal provider response means for the run: pure.
 public enum Finalization {
+    /// Characters of raw text kept on a run whose output did not parse or match its schema.
+    public static let rawTextKeptOnInvalidOutput = 4000
+
+    /// The outcome of `response`; `schema` is the feature's output schema, if it has one.
+    ///
+    /// A completed response whose only answer is a refusal ends `failed` with code
+    /// `refusal` (the model declined; the provider did not fail). With a schema, the text must
+    /// parse as JSON and satisfy it (then `output.json` holds the value), or the run ends
+    /// `failed` with `invalid_output`, the raw text kept, bounded, for debugging.
     public static func outcome(
-        of response: ProviderResponse, run: Run, policy: RunPolicy, prices: [String: ModelPrice], now: Date
+        of response: ProviderResponse, run: Run, policy: RunPolicy, schema: OutputSchema? = nil, prices: [String: ModelPrice],
+        now: Date
     ) -> ProviderOutcome {
-        let status: RunStatus =
+        var status: RunStatus =
             switch response.status {
             case .completed: .completed
             case .failed: .failed
@@ -19,13 +29,25 @@ public enum Finalization {
             truncated = text.count - policy.maxOutputChars
             text = String(text.prefix(policy.maxOutputChars))
         }
-        let hasOutput = !response.outputText.isEmpty || response.refusal != nil
-        let output =
-            hasOutput || status == .completed
-            ? RunOutput(text: text, refusal: response.refusal, incompleteReason: response.incompleteReason, truncatedChars: truncated)
-            : nil
+        var json: JSONValue?
         var error: RunFailure?
         switch status {
+        case .completed:
+            if let refusal = response.refusal, response.outputText.allSatisfy(\.isWhitespace) {
+                status = .failed
+                error = RunFailure(code: "refusal", message: "the model refused: \(refusal.prefix(500))", source: .provider)
+            } else if let schema {
+                if let failure = problem(with: response.outputText, against: schema) {
+                    status = .failed
+                    error = failure
+                    if text.count > rawTextKeptOnInvalidOutput {
+                        truncated = response.outputText.count - rawTextKeptOnInvalidOutput
+                        text = String(text.prefix(rawTextKeptOnInvalidOutput))
+                    }
+                } else {
+                    json = try? JSONDecoder().decode(JSONValue.self, from: Data(response.outputText.utf8))
+                }
+            }
         case .failed:
             error = RunFailure(
                 code: response.errorCode ?? "failed", message: response.errorMessage ?? "the provider reported failure", source: .provider)
@@ -38,10 +60,29 @@ public enum Finalization {
         default:
             error = nil
         }
+        let hasOutput = !response.outputText.isEmpty || response.refusal != nil
+        let output =
+            hasOutput || status == .completed
+            ? RunOutput(
+                text: text, json: json, refusal: response.refusal, incompleteReason: response.incompleteReason, truncatedChars: truncated)
+            : nil
         let cost = response.usage.flatMap { usage in prices[policy.model].map { $0.costMicros(for: usage) } }
         return ProviderOutcome(
             status: status, providerStatus: response.status.rawValue, output: output, error: error, usage: response.usage,
-            costMicros: cost, providerCompletedAt: response.completedAt ?? (status == .completed ? now : nil),
+            costMicros: cost, providerCompletedAt: response.completedAt ?? (response.status == .completed ? now : nil),
             requiresReview: policy.requiresReview, pollsCounted: 1)
+    }
+
+    /// Why the output text is not the JSON value `schema` promised, or nil when it is.
+    static func problem(with text: String, against schema: OutputSchema) -> RunFailure? {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+            return RunFailure(
+                code: "invalid_output", message: "the output is not valid JSON (\(text.utf8.count) bytes)", source: .provider)
+        }
+        let violations = schema.violations(of: value)
+        if violations.isEmpty { return nil }
+        return RunFailure(
+            code: "invalid_output", message: "the output does not match the schema: " + violations.joined(separator: "; "),
+            source: .provider)
     }
 }

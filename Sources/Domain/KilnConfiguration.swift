@@ -11,6 +11,8 @@ public struct KilnConfiguration: Sendable {
     public var submitter = SubmitterSettings()
     public var poller = PollerSettings()
     public var worker = WorkerSettings()
+    /// The built-in features and those declared under `features` (``DeclaredFeature``).
+    public var features = FeatureCatalog.builtIn
     /// Prices per model, for `cost_micros`. A model without a price gets no cost.
     public var prices: [String: ModelPrice] = [
         "gpt-5": ModelPrice(inputPerMillionMicros: 1_250_000, outputPerMillionMicros: 10_000_000),

@@ -7,10 +7,13 @@ import Foundation
 public struct PollDecision: Sendable {
     public var settings: PollerSettings
     public var prices: [String: ModelPrice]
+    /// Where a finished run's output schema comes from.
+    public var features: FeatureCatalog
 
-    public init(settings: PollerSettings, prices: [String: ModelPrice]) {
+    public init(settings: PollerSettings, prices: [String: ModelPrice], features: FeatureCatalog = .builtIn) {
         self.settings = settings
         self.prices = prices
+        self.features = features
     }
 
     /// Why the poller asks the provider to cancel.
@@ -83,7 +86,9 @@ public struct PollDecision: Sendable {
             if reason == .deadline, response.status == .cancelled {
                 return Verdict(.timeOut(providerStatus: response.status.rawValue))
             }
-            return Verdict(.finish(Finalization.outcome(of: response, run: run, policy: policy, prices: prices, now: now)))
+            let schema = (try? features.feature(named: run.feature))?.outputSchema
+            return Verdict(
+                .finish(Finalization.outcome(of: response, run: run, policy: policy, schema: schema, prices: prices, now: now)))
         }
         if reason == .deadline {
             // The provider did not stop it (yet): the deadline is Kiln's to enforce.

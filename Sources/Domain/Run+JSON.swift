@@ -22,6 +22,11 @@ extension Run: Codable {
         case leaseExpiresAt = "lease_expires_at"
         case cancelRequestedAt = "cancel_requested_at"
         case reviewState = "review_state"
+        case reviewedBy = "reviewed_by"
+        case reviewedAt = "reviewed_at"
+        case reviewedOutput = "reviewed_output"
+        case displayedAt = "displayed_at"
+        case displayedBy = "displayed_by"
         case promptVersion = "prompt_version"
         case sendStartedAt = "send_started_at"
         case createdAt = "created_at"
@@ -60,6 +65,11 @@ extension Run: Codable {
         try time(leaseExpiresAt, .leaseExpiresAt)
         try time(cancelRequestedAt, .cancelRequestedAt)
         try c.encode(reviewState, forKey: .reviewState)
+        try c.encode(reviewedBy, forKey: .reviewedBy)
+        try time(reviewedAt, .reviewedAt)
+        try c.encode(reviewedOutput, forKey: .reviewedOutput)
+        try time(displayedAt, .displayedAt)
+        try c.encode(displayedBy, forKey: .displayedBy)
         try c.encode(promptVersion, forKey: .promptVersion)
         try time(sendStartedAt, .sendStartedAt)
         try time(createdAt, .createdAt)
@@ -108,6 +118,11 @@ extension Run: Codable {
         leaseExpiresAt = try time(.leaseExpiresAt)
         cancelRequestedAt = try time(.cancelRequestedAt)
         reviewState = try c.decodeIfPresent(String.self, forKey: .reviewState)
+        reviewedBy = try c.decodeIfPresent(String.self, forKey: .reviewedBy)
+        reviewedAt = try time(.reviewedAt)
+        reviewedOutput = try c.decodeIfPresent(JSONValue.self, forKey: .reviewedOutput)
+        displayedAt = try time(.displayedAt)
+        displayedBy = try c.decodeIfPresent(String.self, forKey: .displayedBy)
         promptVersion = try c.decodeIfPresent(String.self, forKey: .promptVersion)
         sendStartedAt = try time(.sendStartedAt)
         submittedAt = try time(.submittedAt)

@@ -17,7 +17,17 @@ public struct Run: Sendable, Hashable {
     /// Policy overrides as stored; resolve with ``RunPolicy/applying(_:)`` on the defaults.
     public var policy: JSONValue
     public var cancelRequestedAt: Date?
+    /// `pending` when the policy requires review of a completed run; then the app's
+    /// decision: `accepted`, `edited` or `discarded` (``ReviewDecision``).
     public var reviewState: String?
+    /// Who made the review decision, when, and the edited output of an `edited` one
+    /// (`{"text": …}` or `{"json": …}`, kept beside the model's original `output`).
+    public var reviewedBy: String?
+    public var reviewedAt: Date?
+    public var reviewedOutput: JSONValue?
+    /// When the result was last shown to a user, and to whom.
+    public var displayedAt: Date?
+    public var displayedBy: String?
     public var createdAt: Date
 
     // Kiln's half.
@@ -57,6 +67,11 @@ public struct Run: Sendable, Hashable {
         self.policy = policy
         self.cancelRequestedAt = nil
         self.reviewState = nil
+        self.reviewedBy = nil
+        self.reviewedAt = nil
+        self.reviewedOutput = nil
+        self.displayedAt = nil
+        self.displayedBy = nil
         self.createdAt = createdAt
         self.status = .queued
         self.attempt = 0

@@ -79,27 +79,29 @@ public struct RunPolicy: Sendable, Hashable, Codable {
     ///
     /// Unknown keys and wrong types are refused with the key named, so a typo never
     /// silently falls back to a default.
-    public func applying(_ overrides: JSONValue) throws(KilnError) -> RunPolicy {
+    /// `prefix` names where the overrides come from in messages (`policy.`, `features.X.policy.`).
+    public func applying(_ overrides: JSONValue, prefix: String = "policy.") throws(KilnError) -> RunPolicy {
         guard let object = overrides.objectValue else {
             if overrides == .null { return self }
-            throw KilnError(.invalidPolicy, "policy must be a JSON object")
+            throw KilnError(.invalidPolicy, "\(prefix.dropLast()) must be a JSON object")
         }
         var policy = self
         for (key, value) in object.sorted(by: { $0.key < $1.key }) {
             guard let field = CodingKeys(rawValue: key) else {
                 let known = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
-                throw KilnError(.invalidPolicy, "unknown policy key \"\(key.prefix(64))\"; known keys: \(known)")
+                throw KilnError(
+                    .invalidPolicy, "unknown policy key \"\(key.prefix(64))\" in \(prefix.dropLast()); known keys: \(known)")
             }
             func int() throws(KilnError) -> Int {
                 guard case .number(let number) = value, number.rounded() == number, abs(number) < 1e12 else {
-                    throw KilnError(.invalidPolicy, "policy.\(key) must be an integer, got \(value.jsonText.prefix(40))")
+                    throw KilnError(.invalidPolicy, "\(prefix)\(key) must be an integer, got \(value.jsonText.prefix(40))")
                 }
                 return Int(number)
             }
             switch field {
             case .model:
                 guard let model = value.stringValue else {
-                    throw KilnError(.invalidPolicy, "policy.model must be a string, got \(value.jsonText.prefix(40))")
+                    throw KilnError(.invalidPolicy, "\(prefix)model must be a string, got \(value.jsonText.prefix(40))")
                 }
                 policy.model = model
             case .maxOutputTokens: policy.maxOutputTokens = try int()
@@ -108,7 +110,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
             case .maxAttempts: policy.maxAttempts = try int()
             case .requiresReview:
                 guard case .bool(let flag) = value else {
-                    throw KilnError(.invalidPolicy, "policy.requires_review must be true or false, got \(value.jsonText.prefix(40))")
+                    throw KilnError(.invalidPolicy, "\(prefix)requires_review must be true or false, got \(value.jsonText.prefix(40))")
                 }
                 policy.requiresReview = flag
             case .completionWindow:
@@ -118,11 +120,12 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                     policy.completionWindow = window
                 } else {
                     throw KilnError(
-                        .invalidPolicy, "policy.completion_window must be \"soonest\", \"2h\" or \"8h\", got \(value.jsonText.prefix(40))")
+                        .invalidPolicy, "\(prefix)completion_window must be \"soonest\", \"2h\" or \"8h\", got \(value.jsonText.prefix(40))"
+                    )
                 }
             }
         }
-        try policy.validate()
+        try policy.validate(prefix: prefix)
         return policy
     }
 

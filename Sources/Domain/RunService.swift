@@ -61,7 +61,7 @@ public struct RunService: Sendable {
         }
         let feature = try features.feature(named: request.feature)
         try feature.validate(input: request.input, limits: limits)
-        let policy = try policyDefaults.applying(request.policy)
+        let policy = try features.policy(feature: feature.name, overrides: request.policy, defaults: policyDefaults)
         var run = Run(
             id: RunID.make(at: now), tenantID: request.tenant, userID: request.user, feature: feature.name,
             subject: request.subject, idempotencyKey: request.idempotencyKey, input: request.input,
@@ -102,6 +102,64 @@ public struct RunService: Sendable {
             run = try await self.run(id, tenant: tenant)
         }
         return run
+    }
+
+    /// Records a person's decision on a completed run: `accept`, `edit` (the edit kept beside
+    /// the model's output; JSON that satisfies the feature's schema when it has one, text
+    /// otherwise) or `discard`, by `user` (default: this facade's actor). Refused with
+    /// `conflict` on a run that is not completed or already decided; evented by the table.
+    public func review(
+        _ id: RunID, tenant: TenantID, _ decision: ReviewDecision, by user: String? = nil, now: Date = Date()
+    ) async throws -> Run {
+        let by = user ?? actor
+        try Self.checkText(by, "reviewer", max: 128)
+        let run = try await self.run(id, tenant: tenant)
+        let name = "run \(id.rawValue.prefix(64))"
+        guard run.status == .completed else {
+            throw KilnError(.conflict, "\(name) is \(run.status.rawValue); only a completed run can be reviewed")
+        }
+        if let state = run.reviewState, ReviewDecision.finalStates.contains(state) {
+            throw KilnError(
+                .conflict, "\(name) was already \(state) by \(run.reviewedBy?.prefix(64) ?? "someone"); a review decision is final")
+        }
+        if case .edit(let edited) = decision {
+            let schema = (try? features.feature(named: run.feature))?.outputSchema
+            switch (edited, schema) {
+            case (.json(let value), let schema?):
+                let violations = schema.violations(of: value)
+                guard violations.isEmpty else {
+                    throw KilnError(
+                        .invalidArgument,
+                        "the edited JSON does not match \(run.feature)'s output schema: " + violations.joined(separator: "; "))
+                }
+            case (.text, _?):
+                throw KilnError(.invalidArgument, "\(run.feature) has an output schema: an edit must be JSON (--json)")
+            case (.json, nil):
+                throw KilnError(.invalidArgument, "\(run.feature) outputs text: an edit must be text (--text)")
+            case (.text(let text), nil):
+                if text.isEmpty || text.count > 1_000_000 {
+                    throw KilnError(.invalidArgument, "the edited text must be 1–1000000 characters")
+                }
+            }
+        }
+        guard let reviewed = try await store.record(.review(decision, by: by, at: now), on: id, tenant: tenant) else {
+            throw KilnError(.notFound, "\(name) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        return reviewed
+    }
+
+    /// Records that the run's result was shown to `user` (default: this facade's actor).
+    public func markDisplayed(_ id: RunID, tenant: TenantID, by user: String? = nil, now: Date = Date()) async throws -> Run {
+        let by = user ?? actor
+        try Self.checkText(by, "viewer", max: 128)
+        let run = try await self.run(id, tenant: tenant)
+        guard run.status == .completed else {
+            throw KilnError(.conflict, "run \(id.rawValue.prefix(64)) is \(run.status.rawValue); only a completed run can be displayed")
+        }
+        guard let shown = try await store.record(.displayed(by: by, at: now), on: id, tenant: tenant) else {
+            throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        return shown
     }
 
     public func summary() async throws -> RunSummary {

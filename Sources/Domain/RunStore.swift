@@ -32,6 +32,12 @@ public protocol RunStore: Sendable {
     /// The audit trail of a run, oldest first.
     func events(of id: RunID) async throws -> [RunEvent]
 
+    /// Writes the app's review decision or display on the tenant's run and returns the run,
+    /// or nil when there is no such run. The table refuses a mark on a run that is not
+    /// completed and a second review decision (``KilnError/Code/conflict``), and writes the
+    /// event (`reviewed`, `displayed`) itself, as it does for a mark written by plain SQL.
+    func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run?
+
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 

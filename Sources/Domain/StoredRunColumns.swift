@@ -27,6 +27,11 @@ public struct StoredRunColumns: Sendable {
     public var leaseExpiresAt: Date?
     public var cancelRequestedAt: Date?
     public var reviewState: String?
+    public var reviewedBy: String?
+    public var reviewedAt: Date?
+    public var reviewedOutput: String?
+    public var displayedAt: Date?
+    public var displayedBy: String?
     public var promptVersion: String?
     public var sendStartedAt: Date?
     public var createdAt: Date?
@@ -70,6 +75,11 @@ public struct StoredRunColumns: Sendable {
         run.leaseExpiresAt = leaseExpiresAt
         run.cancelRequestedAt = cancelRequestedAt
         run.reviewState = reviewState
+        run.reviewedBy = reviewedBy
+        run.reviewedAt = reviewedAt
+        run.reviewedOutput = try json(JSONValue.self, reviewedOutput, "reviewed_output")
+        run.displayedAt = displayedAt
+        run.displayedBy = displayedBy
         run.promptVersion = promptVersion
         run.sendStartedAt = sendStartedAt
         run.submittedAt = submittedAt

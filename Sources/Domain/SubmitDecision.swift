@@ -52,7 +52,9 @@ public struct SubmitDecision: Sendable {
             resolved = try policy.get()
             let feature = try features.feature(named: run.feature)
             try feature.validate(input: run.input, limits: limits)
-            generation = try feature.request(for: run.input, policy: resolved)
+            var request = try feature.request(for: run.input, policy: resolved)
+            request.outputFormat = feature.outputFormat
+            generation = request
             promptVersion = feature.promptVersion
         } catch {
             return .settle(.fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy)))

@@ -16,7 +16,8 @@ public struct Poller: Sendable {
 
     public init(environment: WorkerEnvironment) {
         self.environment = environment
-        self.decision = PollDecision(settings: environment.configuration.poller, prices: environment.configuration.prices)
+        self.decision = PollDecision(
+            settings: environment.configuration.poller, prices: environment.configuration.prices, features: environment.features)
     }
 
     private var settings: PollerSettings { environment.configuration.poller }

@@ -19,6 +19,10 @@ extension PostgresRunStore {
         } catch let error as PSQLError {
             let message = error.serverInfo?[.message] ?? "\(error.code)"
             let state = error.serverInfo?[.sqlState]
+            if state == SQLState.contractRefused, message.hasPrefix("kiln: ") {
+                // A contract trigger refused the write (a review on a run that is not completed, …).
+                throw KilnError(.conflict, "could not \(what): \(message.dropFirst(6))")
+            }
             let transient = state.map(SQLState.isTransient) ?? Self.transientClientCodes.contains(error.code)
             let code: KilnError.Code = transient ? .databaseUnavailable : .database
             throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")

@@ -9,7 +9,8 @@ extension PostgresRunStore {
         id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input::text AS input, \
         policy::text AS policy, status, attempt, response_id, provider_status, output::text AS output, \
         error::text AS error, usage::text AS usage, cost_micros, poll_count, \
-        next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, prompt_version, \
+        next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, \
+        reviewed_by, reviewed_at, reviewed_output::text AS reviewed_output, displayed_at, displayed_by, prompt_version, \
         send_started_at, created_at, submitted_at, provider_completed_at, finalized_at, updated_at
         """
 
@@ -51,6 +52,11 @@ extension PostgresRunStore {
         c.leaseExpiresAt = try row["lease_expires_at"].decode(Date?.self)
         c.cancelRequestedAt = try row["cancel_requested_at"].decode(Date?.self)
         c.reviewState = try row["review_state"].decode(String?.self)
+        c.reviewedBy = try row["reviewed_by"].decode(String?.self)
+        c.reviewedAt = try row["reviewed_at"].decode(Date?.self)
+        c.reviewedOutput = try row["reviewed_output"].decode(String?.self)
+        c.displayedAt = try row["displayed_at"].decode(Date?.self)
+        c.displayedBy = try row["displayed_by"].decode(String?.self)
         c.promptVersion = try row["prompt_version"].decode(String?.self)
         c.sendStartedAt = try row["send_started_at"].decode(Date?.self)
         c.createdAt = try row["created_at"].decode(Date?.self)

@@ -198,6 +198,30 @@ public final class PostgresRunStore: RunStore, Service {
         }
     }
 
+    public func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run? {
+        try await perform("record a \(mark.kind) on run \(id)") { [self] in
+            try await client.withTransaction(logger: logger) { connection -> Run? in
+                switch mark {
+                case .review(let decision, let by, let at):
+                    try await connection.query(
+                        """
+                        UPDATE ai_runs SET review_state = \(decision.reviewState), reviewed_by = \(by),
+                            reviewed_output = \(decision.reviewedOutput?.jsonText)::jsonb, reviewed_at = \(at), updated_at = \(at)
+                        WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)
+                        """, logger: logger)
+                case .displayed(let by, let at):
+                    try await connection.query(
+                        """
+                        UPDATE ai_runs SET displayed_at = \(at), displayed_by = \(by), updated_at = \(at)
+                        WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)
+                        """, logger: logger)
+                }
+                return try await Self.fetch(connection, "WHERE id = \(id.rawValue) AND tenant_id = \(tenant.rawValue)", logger: logger)
+                    .first
+            }
+        }
+    }
+
     public func events(of id: RunID) async throws -> [RunEvent] {
         try await perform("read events of run \(id)") { [self] in
             let rows = try await client.query(

@@ -98,6 +98,96 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            // A review decision and a display are the app's to write, from any language: these
+            // triggers refuse what is not a decision on a completed run (SQLSTATE KL001) and
+            // audit every one, as the SQLite triggers do.
+            "v4_reviews",
+            [
+                """
+                ALTER TABLE ai_runs ADD COLUMN reviewed_by text, ADD COLUMN reviewed_at timestamptz,
+                    ADD COLUMN reviewed_output jsonb, ADD COLUMN displayed_at timestamptz, ADD COLUMN displayed_by text
+                """,
+                """
+                CREATE FUNCTION kiln_review_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE
+                    final constant text[] := ARRAY['accepted', 'edited', 'discarded'];
+                    problem text;
+                BEGIN
+                    IF NEW.review_state IS DISTINCT FROM OLD.review_state OR NEW.reviewed_by IS DISTINCT FROM OLD.reviewed_by
+                        OR NEW.reviewed_output IS DISTINCT FROM OLD.reviewed_output THEN
+                        IF OLD.review_state = ANY (final) THEN
+                            problem := 'review refused: the run already has a final review decision';
+                        ELSIF NEW.review_state IS NOT DISTINCT FROM OLD.review_state THEN
+                            problem := 'review refused: reviewed_by and reviewed_output are written with a decision';
+                        ELSIF NEW.review_state IS NULL OR NOT (NEW.review_state = ANY (final) OR NEW.review_state = 'pending') THEN
+                            problem := 'review refused: review_state must be pending, accepted, edited or discarded';
+                        ELSIF NEW.review_state = ANY (final) AND (OLD.status <> 'completed' OR NEW.status <> 'completed') THEN
+                            problem := 'review refused: only a completed run can be reviewed';
+                        ELSIF NEW.review_state = ANY (final) AND coalesce(NEW.reviewed_by, '') = '' THEN
+                            problem := 'review refused: reviewed_by (who decided) is required';
+                        ELSIF NEW.review_state = 'edited' AND NEW.reviewed_output IS NULL THEN
+                            problem := 'review refused: an edited review needs reviewed_output';
+                        ELSIF NEW.review_state IN ('accepted', 'discarded') AND NEW.reviewed_output IS NOT NULL THEN
+                            problem := 'review refused: reviewed_output is only for an edited review';
+                        ELSIF NEW.review_state = ANY (final) THEN
+                            NEW.reviewed_at := coalesce(NEW.reviewed_at, now());
+                        END IF;
+                    END IF;
+                    IF problem IS NULL AND NEW.displayed_at IS DISTINCT FROM OLD.displayed_at THEN
+                        IF OLD.status <> 'completed' THEN
+                            problem := 'display refused: only a completed run can be displayed';
+                        ELSIF NEW.displayed_at IS NULL THEN
+                            problem := 'display refused: displayed_at cannot be cleared';
+                        END IF;
+                    END IF;
+                    IF problem IS NOT NULL THEN
+                        RAISE EXCEPTION USING ERRCODE = 'KL001', MESSAGE = 'kiln: ' || problem;
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """,
+                """
+                CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output, displayed_at ON ai_runs
+                    FOR EACH ROW WHEN (NEW.review_state IS DISTINCT FROM OLD.review_state OR NEW.reviewed_by IS DISTINCT FROM OLD.reviewed_by
+                        OR NEW.reviewed_output IS DISTINCT FROM OLD.reviewed_output OR NEW.displayed_at IS DISTINCT FROM OLD.displayed_at)
+                    EXECUTE FUNCTION kiln_review_guard()
+                """,
+                """
+                CREATE FUNCTION kiln_review_event() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.review_state IS DISTINCT FROM OLD.review_state AND NEW.review_state IN ('accepted', 'edited', 'discarded') THEN
+                        INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
+                        VALUES (NEW.id, NEW.status, NEW.status, NEW.reviewed_at, NEW.reviewed_by, 'reviewed',
+                            jsonb_build_object('review_state', NEW.review_state, 'previous', OLD.review_state,
+                                'edited', NEW.reviewed_output IS NOT NULL));
+                    END IF;
+                    IF NEW.displayed_at IS DISTINCT FROM OLD.displayed_at THEN
+                        INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
+                        VALUES (NEW.id, NEW.status, NEW.status, NEW.displayed_at, coalesce(NEW.displayed_by, 'app'), 'displayed', '{}');
+                    END IF;
+                    RETURN NULL;
+                END $$
+                """,
+                """
+                CREATE TRIGGER ai_runs_review_event AFTER UPDATE OF review_state, displayed_at ON ai_runs
+                    FOR EACH ROW WHEN (NEW.review_state IS DISTINCT FROM OLD.review_state OR NEW.displayed_at IS DISTINCT FROM OLD.displayed_at)
+                    EXECUTE FUNCTION kiln_review_event()
+                """,
+                """
+                CREATE FUNCTION kiln_insert_unreviewed() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION USING ERRCODE = 'KL001', MESSAGE = 'kiln: a new run has no review and was not displayed';
+                END $$
+                """,
+                """
+                CREATE TRIGGER ai_runs_insert_unreviewed BEFORE INSERT ON ai_runs
+                    FOR EACH ROW WHEN (NEW.review_state IS NOT NULL OR NEW.reviewed_by IS NOT NULL OR NEW.reviewed_output IS NOT NULL
+                        OR NEW.displayed_at IS NOT NULL)
+                    EXECUTE FUNCTION kiln_insert_unreviewed()
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -1,5 +1,8 @@
 /// PostgreSQL's SQLSTATE codes, as far as Kiln tells them apart.
 enum SQLState {
+    /// Raised by the contract's own triggers (`v4_reviews`): the write breaks a rule of the table.
+    static let contractRefused = "KL001"
+
     /// Whether a failure with this SQLSTATE says the server did not answer this time rather
     /// than that the statement was wrong: no server answer at all (nil), connection
     /// exceptions (08), rollbacks for serialization or deadlock (40), insufficient resources

@@ -36,6 +36,10 @@ extension SQLiteRunStore {
 
     /// A database error as a ``KilnError``: SQLite's own message, never the SQL or its arguments.
     static func translate(_ error: any Error, doing what: String) -> KilnError {
+        if let error = error as? DatabaseError, let message = error.message, message.hasPrefix("kiln: ") {
+            // A contract trigger refused the write (a review on a run that is not completed, …).
+            return KilnError(.conflict, "could not \(what): \(message.dropFirst(6))")
+        }
         if let error = error as? DatabaseError {
             let code: KilnError.Code = transientCodes.contains(error.resultCode) ? .databaseUnavailable : .database
             return KilnError(code, "could not \(what): SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")")

@@ -37,6 +37,11 @@ extension SQLiteRunStore {
         c.leaseExpiresAt = try time("lease_expires_at")
         c.cancelRequestedAt = try time("cancel_requested_at")
         c.reviewState = row["review_state"]
+        c.reviewedBy = row["reviewed_by"]
+        c.reviewedAt = try time("reviewed_at")
+        c.reviewedOutput = row["reviewed_output"]
+        c.displayedAt = try time("displayed_at")
+        c.displayedBy = row["displayed_by"]
         c.promptVersion = row["prompt_version"]
         c.sendStartedAt = try time("send_started_at")
         c.createdAt = try time("created_at")

@@ -173,6 +173,32 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
+    public func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run? {
+        try await perform("record a \(mark.kind) on run \(id)") { [pool] in
+            try await pool.write { db -> Run? in
+                switch mark {
+                case .review(let decision, let by, let at):
+                    try db.execute(
+                        sql: """
+                            UPDATE ai_runs SET review_state = ?, reviewed_by = ?, reviewed_output = ?, reviewed_at = ?, updated_at = ?
+                            WHERE id = ? AND tenant_id = ?
+                            """,
+                        arguments: [
+                            decision.reviewState, by, decision.reviewedOutput?.jsonText, Self.text(at), Self.text(at), id.rawValue,
+                            tenant.rawValue,
+                        ])
+                case .displayed(let by, let at):
+                    try db.execute(
+                        sql: "UPDATE ai_runs SET displayed_at = ?, displayed_by = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+                        arguments: [Self.text(at), by, Self.text(at), id.rawValue, tenant.rawValue])
+                }
+                return try Row.fetchOne(
+                    db, sql: "SELECT * FROM ai_runs WHERE id = ? AND tenant_id = ?", arguments: [id.rawValue, tenant.rawValue]
+                ).map(Self.decodeRun)
+            }
+        }
+    }
+
     public func events(of id: RunID) async throws -> [RunEvent] {
         try await perform("read events of run \(id)") { [pool] in
             try await pool.read { db in

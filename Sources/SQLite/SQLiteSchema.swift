@@ -76,6 +76,72 @@ enum SQLiteSchema {
             try db.execute(
                 sql: "CREATE INDEX ai_runs_completed_feature ON ai_runs (feature, finalized_at) WHERE status = 'completed'")
         }
+        migrator.registerMigration("v3_reviews") { db in
+            // A review decision and a display are the app's to write, from any language: these
+            // triggers refuse what is not a decision on a completed run and audit every one.
+            let final = "('accepted','edited','discarded')"
+            try db.execute(
+                sql: """
+                    ALTER TABLE ai_runs ADD COLUMN reviewed_by TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN reviewed_at TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN reviewed_output TEXT CHECK (reviewed_output IS NULL OR json_valid(reviewed_output));
+                    ALTER TABLE ai_runs ADD COLUMN displayed_at TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN displayed_by TEXT;
+
+                    CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output ON ai_runs
+                    WHEN NEW.review_state IS NOT OLD.review_state OR NEW.reviewed_by IS NOT OLD.reviewed_by
+                        OR NEW.reviewed_output IS NOT OLD.reviewed_output
+                    BEGIN
+                        SELECT RAISE(ABORT, 'kiln: review refused: the run already has a final review decision')
+                            WHERE OLD.review_state IN \(final);
+                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by and reviewed_output are written with a decision')
+                            WHERE NEW.review_state IS OLD.review_state;
+                        SELECT RAISE(ABORT, 'kiln: review refused: review_state must be pending, accepted, edited or discarded')
+                            WHERE NEW.review_state IS NULL OR NEW.review_state NOT IN ('pending','accepted','edited','discarded');
+                        SELECT RAISE(ABORT, 'kiln: review refused: only a completed run can be reviewed')
+                            WHERE NEW.review_state IN \(final) AND (OLD.status <> 'completed' OR NEW.status <> 'completed');
+                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by (who decided) is required')
+                            WHERE NEW.review_state IN \(final) AND (NEW.reviewed_by IS NULL OR NEW.reviewed_by = '');
+                        SELECT RAISE(ABORT, 'kiln: review refused: an edited review needs reviewed_output')
+                            WHERE NEW.review_state = 'edited' AND NEW.reviewed_output IS NULL;
+                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_output is only for an edited review')
+                            WHERE NEW.review_state IN ('accepted','discarded') AND NEW.reviewed_output IS NOT NULL;
+                    END;
+
+                    CREATE TRIGGER ai_runs_review_event AFTER UPDATE OF review_state ON ai_runs
+                    WHEN NEW.review_state IS NOT OLD.review_state AND NEW.review_state IN \(final)
+                    BEGIN
+                        INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
+                        VALUES (NEW.id, NEW.status, NEW.status, coalesce(NEW.reviewed_at, \(now)), NEW.reviewed_by, 'reviewed',
+                            json_object('review_state', NEW.review_state, 'previous', OLD.review_state,
+                                'edited', json(CASE WHEN NEW.reviewed_output IS NULL THEN 'false' ELSE 'true' END)));
+                        UPDATE ai_runs SET reviewed_at = \(now) WHERE id = NEW.id AND reviewed_at IS NULL;
+                    END;
+
+                    CREATE TRIGGER ai_runs_display_guard BEFORE UPDATE OF displayed_at ON ai_runs
+                    WHEN NEW.displayed_at IS NOT OLD.displayed_at
+                    BEGIN
+                        SELECT RAISE(ABORT, 'kiln: display refused: only a completed run can be displayed')
+                            WHERE OLD.status <> 'completed';
+                        SELECT RAISE(ABORT, 'kiln: display refused: displayed_at cannot be cleared')
+                            WHERE NEW.displayed_at IS NULL;
+                    END;
+
+                    CREATE TRIGGER ai_runs_display_event AFTER UPDATE OF displayed_at ON ai_runs
+                    WHEN NEW.displayed_at IS NOT OLD.displayed_at
+                    BEGIN
+                        INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
+                        VALUES (NEW.id, NEW.status, NEW.status, NEW.displayed_at, coalesce(NEW.displayed_by, 'app'), 'displayed', '{}');
+                    END;
+
+                    CREATE TRIGGER ai_runs_insert_unreviewed BEFORE INSERT ON ai_runs
+                    WHEN NEW.review_state IS NOT NULL OR NEW.reviewed_by IS NOT NULL OR NEW.reviewed_output IS NOT NULL
+                        OR NEW.displayed_at IS NOT NULL
+                    BEGIN
+                        SELECT RAISE(ABORT, 'kiln: a new run has no review and was not displayed');
+                    END;
+                    """)
+        }
         return migrator
     }
 }

@@ -19,6 +19,20 @@ enum CreateValidation {
         if let text = object["input"] as? String {
             input = text
         } else if let items = object["input"] as? [[String: Any]] {
+            for (index, item) in items.enumerated() where (item["type"] as? String ?? "message") == "message" {
+                guard let role = item["role"] as? String, ["user", "assistant", "system", "developer"].contains(role) else {
+                    return .failure(
+                        Problem(
+                            message: "Invalid value for 'input[\(index)].role': expected one of user, assistant, system, developer.",
+                            param: "input[\(index)].role", code: "invalid_value"))
+                }
+                guard item["content"] is String || item["content"] is [Any] else {
+                    return .failure(
+                        Problem(
+                            message: "Missing required parameter: 'input[\(index)].content'.", param: "input[\(index)].content",
+                            code: "missing_required_parameter"))
+                }
+            }
             input = items.compactMap { item in
                 if let text = item["content"] as? String { return text }
                 return (item["content"] as? [[String: Any]])?.compactMap { $0["text"] as? String }.joined(separator: "\n")
@@ -75,9 +89,56 @@ enum CreateValidation {
             }
             window = text
         }
+        var format: Data?
+        switch textFormat(object["text"]) {
+        case .failure(let problem): return .failure(problem)
+        case .success(let parsed): format = parsed
+        }
         return .success(
             SimulatorState.CreateRequest(
                 model: model, instructions: object["instructions"] as? String, input: input, metadata: metadata,
-                maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, body: data))
+                maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, textFormat: format, body: data))
+    }
+
+    /// `text.format`: nil for text, or the `json_schema` format (as JSON) the answer must follow.
+    static func textFormat(_ raw: Any?) -> Result<Data?, Problem> {
+        guard let raw, !(raw is NSNull) else { return .success(nil) }
+        guard let text = raw as? [String: Any] else {
+            return .failure(Problem(message: "Invalid type for 'text': expected an object.", param: "text", code: "invalid_type"))
+        }
+        guard let format = text["format"], !(format is NSNull) else { return .success(nil) }
+        guard let object = format as? [String: Any], let type = object["type"] as? String,
+            ["text", "json_schema", "json_object"].contains(type)
+        else {
+            return .failure(
+                Problem(
+                    message: "Invalid value for 'text.format.type': expected one of text, json_schema, json_object.",
+                    param: "text.format.type", code: "invalid_value"))
+        }
+        guard type == "json_schema" else { return .success(nil) }
+        guard let name = object["name"] as? String, !name.isEmpty, name.count <= 64,
+            name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "_" || $0 == "-" })
+        else {
+            return .failure(
+                Problem(
+                    message: "Invalid 'text.format.name': must be 1-64 characters of a-z, A-Z, 0-9, underscores and dashes.",
+                    param: "text.format.name", code: "invalid_value"))
+        }
+        guard let schema = object["schema"] as? [String: Any] else {
+            return .failure(
+                Problem(
+                    message: "Missing required parameter: 'text.format.schema'.", param: "text.format.schema",
+                    code: "missing_required_parameter"))
+        }
+        if let strict = object["strict"], !(strict is NSNull), !(strict is Bool) {
+            return .failure(
+                Problem(
+                    message: "Invalid type for 'text.format.strict': expected a boolean.", param: "text.format.strict", code: "invalid_type"
+                ))
+        }
+        if object["strict"] as? Bool == true, let problem = SchemaInstance.strictModeProblem(schema, name: name) {
+            return .failure(Problem(message: problem, param: "text.format.schema", code: "invalid_json_schema"))
+        }
+        return .success(try? JSONSerialization.data(withJSONObject: object))
     }
 }

@@ -16,6 +16,8 @@ struct SimulatedResponse: Sendable {
     let endsAt: Double  // reaches its outcome
     let outcome: Outcome
     let text: String
+    /// The `json_schema` format the request asked for (JSON), echoed in `text.format`.
+    let textFormat: Data?
     let inputTokens: Int
     var cancelledAt: Double?
     var deleted = false
@@ -56,7 +58,7 @@ struct SimulatedResponse: Sendable {
             "temperature": 1.0, "top_p": 1.0, "metadata": metadata, "store": true,
             "truncation": "disabled", "service_tier": "default", "completed_at": NSNull(),
             "max_output_tokens": maxOutputTokens.map { $0 as Any } ?? NSNull(),
-            "text": ["format": ["type": "text"]],
+            "text": ["format": textFormat.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? ["type": "text"]],
         ]
         switch status {
         case .queued, .inProgress, .cancelled:
@@ -99,6 +101,21 @@ struct SimulatedResponse: Sendable {
     }
 
     static func tokens(_ text: String) -> Int { text.utf8.count / 4 + 1 }
+
+    /// What the simulator "generates" for `request`: JSON that satisfies a `json_schema`
+    /// format (or, when a directive asks, JSON that does not, or no JSON at all), else a summary.
+    static func answer(to request: SimulatorState.CreateRequest, directives: Directives) -> String {
+        guard let data = request.textFormat, let format = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let schema = format["schema"] as? [String: Any]
+        else {
+            return summary(of: request.input, maxOutputTokens: request.maxOutputTokens)
+        }
+        if directives.malformedJSON { return #"{"answer": "the model stopped mid-obj"# }
+        if directives.schemaMismatch { return #"{"unexpected_key": true}"# }
+        let value = SchemaInstance.make(for: schema, root: schema, seedText: request.input)
+        let json = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        return json.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 
     /// The summary the simulator "generates": a deterministic function of the input.
     static func summary(of input: String, maxOutputTokens: Int?) -> String {

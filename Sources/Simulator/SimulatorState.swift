@@ -69,6 +69,8 @@ final class SimulatorState: Sendable {
         let maxOutputTokens: Int?
         let background: Bool
         let completionWindow: String?
+        /// The `json_schema` format of `text.format`, as JSON, when one was sent.
+        let textFormat: Data?
         let body: Data
     }
 
@@ -103,7 +105,7 @@ final class SimulatorState: Sendable {
                 id: id, model: request.model, instructions: request.instructions, metadata: request.metadata,
                 maxOutputTokens: request.maxOutputTokens, background: request.background, createdAt: now,
                 startsAt: startsAt, endsAt: startsAt + generation / c.timeScale, outcome: outcome,
-                text: SimulatedResponse.summary(of: request.input, maxOutputTokens: request.maxOutputTokens),
+                text: SimulatedResponse.answer(to: request, directives: directives), textFormat: request.textFormat,
                 inputTokens: SimulatedResponse.tokens((request.instructions ?? "") + request.input))
             state.responses[id] = response
             state.counters.creates += 1
@@ -189,11 +191,15 @@ final class SimulatorState: Sendable {
     }
 }
 
-/// Test directives a document may carry, e.g. `[sim:fail]`, `[sim:generation=30]`.
+/// Test directives a document may carry, e.g. `[sim:fail]`, `[sim:generation=30]`,
+/// `[sim:refuse]`, `[sim:malformed_json]`, `[sim:schema_mismatch]`.
 struct Directives {
     var outcome: SimulatedResponse.Outcome?
     var generation: Double?
     var queue: Double?
+    /// For a `json_schema` request: answer with text that is not JSON, or JSON that breaks the schema.
+    var malformedJSON = false
+    var schemaMismatch = false
 
     init(_ input: String) {
         guard input.contains("[sim:") else { return }
@@ -201,6 +207,8 @@ struct Directives {
         if input.contains("[sim:incomplete]") { outcome = .incomplete }
         if input.contains("[sim:refuse]") { outcome = .refused }
         if input.contains("[sim:stuck]") { outcome = .stuck }
+        malformedJSON = input.contains("[sim:malformed_json]")
+        schemaMismatch = input.contains("[sim:schema_mismatch]")
         generation = Self.number(after: "[sim:generation=", in: input)
         queue = Self.number(after: "[sim:queue=", in: input)
     }

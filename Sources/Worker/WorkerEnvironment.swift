@@ -8,7 +8,6 @@ import Synchronization
 public struct WorkerEnvironment: Sendable {
     public let store: any RunStore
     public let client: any ResponsesClient
-    public let features: FeatureCatalog
     public let configuration: KilnConfiguration
     /// `host:pid`, written as `lease_owner` and event actor.
     public let owner: String
@@ -18,12 +17,11 @@ public struct WorkerEnvironment: Sendable {
     public let clock: WorkerClock
 
     public init(
-        store: any RunStore, client: any ResponsesClient, features: FeatureCatalog = .builtIn,
+        store: any RunStore, client: any ResponsesClient,
         configuration: KilnConfiguration, owner: String, logger: Logger, clock: WorkerClock = .system
     ) {
         self.store = store
         self.client = client
-        self.features = features
         self.configuration = configuration
         self.owner = owner
         self.logger = logger
@@ -32,11 +30,14 @@ public struct WorkerEnvironment: Sendable {
         self.estimates = RunTimeEstimates(store: store, defaultModel: configuration.policy.model)
     }
 
+    /// The features this process works: `configuration.features`.
+    public var features: FeatureCatalog { configuration.features }
+
     /// The run's policy: the configured defaults with the run's overrides, or why they
     /// cannot be applied.
     public func policy(of run: Run) -> Result<RunPolicy, KilnError> {
         do throws(KilnError) {
-            return .success(try configuration.policy.applying(run.policy))
+            return .success(try features.policy(feature: run.feature, overrides: run.policy, defaults: configuration.policy))
         } catch {
             return .failure(error)
         }

@@ -35,7 +35,7 @@ func request(
 ) -> ProviderRequest {
     ProviderRequest(
         generation: GenerationRequest(
-            model: "gpt-5-mini", instructions: "Summarize.", input: text, maxOutputTokens: maxOutputTokens,
+            model: "gpt-5-mini", instructions: "Summarize.", input: .text(text), maxOutputTokens: maxOutputTokens,
             completionWindow: window),
         metadata: ProviderRequest.metadata(run: RunID("run_test\(UUID().uuidString.prefix(8))"), attempt: 1))
 }

@@ -97,6 +97,32 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    /// Mimics the contract's triggers (``RunMark/refusal(on:)``, ``RunMark/event(on:)``).
+    public func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run? {
+        try tables.withLock { tables throws(KilnError) -> Run? in
+            guard var run = tables.runs[id], run.tenantID == tenant else { return nil }
+            if let refusal = mark.refusal(on: run) {
+                throw KilnError(.conflict, "could not record a \(mark.kind) on run \(id): \(refusal)")
+            }
+            let event = mark.event(on: run)
+            switch mark {
+            case .review(let decision, let by, let at):
+                run.reviewState = decision.reviewState
+                run.reviewedBy = by
+                run.reviewedOutput = decision.reviewedOutput
+                run.reviewedAt = at
+                run.updatedAt = at
+            case .displayed(let by, let at):
+                run.displayedAt = at
+                run.displayedBy = by
+                run.updatedAt = at
+            }
+            tables.runs[id] = run
+            Self.append(event, to: &tables)
+            return run
+        }
+    }
+
     public func events(of id: RunID) async throws -> [RunEvent] {
         tables.withLock { tables in tables.events.filter { $0.runID == id } }
     }

@@ -80,8 +80,32 @@ struct SpecFidelityTests {
             let client = makeClient(base, key: "sk-test-key")
             _ = try await client.create(request())
             _ = try await client.create(request(window: .eightHours))
-            try await client.shutdown()
             let bodies = simulator.recordedCreateBodies.suffix(2)
+            // A declared feature's request: messages the app built, and strict Structured Outputs.
+            let card = try DeclaredFeature(
+                name: "product_card",
+                declaration: [
+                    "prompt_version": "product_card/v1",
+                    "output_schema": [
+                        "type": "object", "additionalProperties": false, "required": ["title", "tags"],
+                        "properties": ["title": ["type": "string"], "tags": ["type": "array", "items": ["type": "string"]]],
+                    ],
+                ], defaults: RunPolicy())
+            let generation = try card.request(
+                for: [
+                    "instructions": "Write a product card.",
+                    "input": [["role": "developer", "content": "Be factual."], ["role": "user", "content": "A camera [sim:queue=0] [sim:generation=0.05]"]],
+                ], policy: RunPolicy(maxOutputTokens: 300))
+            let structured = try await client.create(
+                ProviderRequest(generation: generation, metadata: ProviderRequest.metadata(run: RunID("run_spec_card"), attempt: 1)))
+            try save("CreateResponse__kiln_client_structured", try #require(simulator.recordedCreateBodies.last))
+            let finished = try await waitForTerminal(client, structured.id)
+            #expect(finished.status == .completed)
+            #expect(try card.outputSchema?.violations(of: JSONValue.parse(finished.outputText, what: "output")) == [])
+            try save(
+                "Response__structured",
+                try await rawRequest(.GET, base + "/responses/\(structured.id.rawValue)", headers: auth).1)
+            try await client.shutdown()
             #expect(bodies.count == 2)
             for (index, body) in bodies.enumerated() { try save("CreateResponse__kiln_client_\(index)", body) }
             let sent = try #require(bodies.last.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: Any] })
@@ -99,7 +123,7 @@ struct SpecFidelityTests {
                 repositoryRoot.appendingPathComponent("reference/openai-openapi-responses.yml").path, directory.path,
             ])
         #expect(status == 0, "\(output)")
-        #expect(output.contains("14 passed, 0 failed"), "\(output)")
+        #expect(output.contains("16 passed, 0 failed"), "\(output)")
     }
 
     @Test func theOfficialPythonSDKRoundTripsAgainstTheSimulator() async throws {

@@ -35,7 +35,10 @@ struct StatusPathTests {
             #expect(partial.output?.text == h.providerText(incomplete.id))
             #expect(partial.error?.code == "max_output_tokens")
 
-            #expect(try await h.run(refused.id).output?.refusal == "I can't help with that.")
+            let declined = try await h.run(refused.id)
+            #expect(declined.status == .failed, "the model declined: not a completed summary")
+            #expect(declined.error?.code == "refusal")
+            #expect(declined.output?.refusal == "I can't help with that.")
             #expect(try await h.run(review.id).reviewState == "pending")
         }
     }

@@ -62,26 +62,28 @@ struct DemoCommand: AsyncParsableCommand {
             let scale = timeScale
             let plan = DemoPlan(runs: runs, directives: true)
             try await simulator.withRunning { base in
-                var configuration = KilnConfiguration()
+                var configuration = try DemoFeatures.adding(to: KilnConfiguration())
                 configuration.provider.baseURL = base
                 configuration.poller = Self.scaled(configuration.poller, by: scale)
                 configuration.submitter.maxRequestsPerSecond = 500
                 let runner = DemoRunner(
                     store: store, configuration: configuration, apiKey: APIKey(key), logger: logger, plan: plan,
                     timeout: timeout, finishTime: { simulator.finishTime(ofResponse: $0.rawValue) })
-                Console.line("Kiln demo: \(plan.runs) document summaries on the built-in simulator (provider time ×\(Int(scale)))")
+                Console.line(
+                    "Kiln demo: \(plan.runs) runs of three features (document_summary, support_reply, product_card) "
+                        + "on the built-in simulator (provider time ×\(Int(scale)))")
                 Console.line("database: \(path)")
                 let report = try await runner.run()
                 report.print(scale: scale)
             }
         case .openai:
-            let configuration = try GlobalOptions(database: path, config: nil).loadConfiguration()
+            let configuration = try DemoFeatures.adding(to: try GlobalOptions(database: path, config: nil).loadConfiguration())
             let key = try WorkerSetup.apiKey(configuration: configuration, environment: ProcessInfo.processInfo.environment)
             let plan = DemoPlan(runs: runs, directives: false)
             let runner = DemoRunner(
                 store: store, configuration: configuration, apiKey: key, logger: logger, plan: plan, timeout: timeout,
                 finishTime: { _ in nil })
-            Console.line("Kiln demo: \(plan.runs) document summaries on \(configuration.provider.baseURL)")
+            Console.line("Kiln demo: \(plan.runs) runs of three features on \(configuration.provider.baseURL)")
             Console.line("database: \(path)")
             try await runner.run().print(scale: 1)
         }

@@ -6,12 +6,40 @@ struct DemoReport {
     let runs: [Run]
     let elapsed: Double
     let finishTime: @Sendable (ResponseID) -> Date?
+    /// The demo's review decision, as the audit trail recorded it.
+    let review: RunEvent?
 
     func print(scale: Double) {
         var out: [String] = ["", "status        runs"]
         for status in RunStatus.allCases {
             let count = runs.filter { $0.status == status }.count
             if count > 0 { out.append("\(status.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(count)") }
+        }
+        out.append("")
+        out.append("feature            runs  completed  result")
+        for feature in Set(runs.map(\.feature)).sorted() {
+            let mine = runs.filter { $0.feature == feature }
+            let completed = mine.filter { $0.status == .completed }
+            let result =
+                feature == DemoFeatures.productCard
+                ? "\(completed.filter { $0.output?.json != nil }.count) JSON objects valid against the schema"
+                : feature == DemoFeatures.supportReply
+                    ? "\(completed.filter { $0.reviewState == "pending" }.count) drafts waiting for review, "
+                        + "\(completed.filter { $0.reviewState == "accepted" }.count) accepted"
+                    : "text"
+            out.append(
+                "\(feature.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(format: "%4d  %9d", mine.count, completed.count))  \(result)"
+            )
+        }
+        if let card = runs.first(where: { $0.feature == DemoFeatures.productCard && $0.output?.json != nil }),
+            let json = card.output?.json
+        {
+            out.append("a product card      \(json.jsonText.prefix(110))")
+        }
+        if let review {
+            out.append(
+                "a review            \(review.runID.rawValue) \(review.details["review_state"]?.stringValue ?? "") by \(review.actor) (event \(review.kind))"
+            )
         }
         let polled = runs.filter { $0.responseID != nil }
         let polls = polled.map { Double($0.pollCount) }

@@ -41,6 +41,28 @@ struct DemoPlan {
     func policy(_ index: Int) -> JSONValue {
         role(index) == .timesOut ? ["deadline_seconds": 6] : [:]
     }
+
+    /// One run in ten is a support reply and one a product card (declared features, their
+    /// prompts built here as an app would); the rest are document summaries.
+    func feature(_ index: Int) -> String {
+        guard role(index) == .plain else { return "document_summary" }
+        switch index % 10 {
+        case 1: return DemoFeatures.supportReply
+        case 2: return DemoFeatures.productCard
+        default: return "document_summary"
+        }
+    }
+
+    func request(_ index: Int) -> (input: JSONValue, subject: Subject) {
+        switch feature(index) {
+        case DemoFeatures.supportReply:
+            return (DemoFeatures.supportReplyPrompt(ticket: index + 1), Subject(type: "ticket", id: "\(index + 1)"))
+        case DemoFeatures.productCard:
+            return (DemoFeatures.productCardPrompt(product: index + 1), Subject(type: "product", id: "\(index + 1)"))
+        default:
+            return (input(index), Subject(type: "document", id: "\(index + 1)"))
+        }
+    }
 }
 
 /// Enqueues the plan, runs a submitter and a poller until every run is final, and measures.
@@ -60,10 +82,11 @@ struct DemoRunner {
         let tenant = TenantID("demo")
         var toCancelInFlight: [RunID] = []
         for index in 0..<plan.runs {
+            let (input, subject) = plan.request(index)
             let run = try await service.enqueue(
                 RunService.Request(
-                    feature: "document_summary", tenant: tenant, subject: Subject(type: "document", id: "\(index + 1)"),
-                    input: plan.input(index), policy: plan.policy(index), idempotencyKey: "demo-\(index)")
+                    feature: plan.feature(index), tenant: tenant, subject: subject, input: input, policy: plan.policy(index),
+                    idempotencyKey: "demo-\(index)")
             ).run
             switch plan.role(index) {
             case .cancelledQueued: _ = try await service.cancel(run.id, tenant: tenant)
@@ -114,8 +137,15 @@ struct DemoRunner {
             throw error
         }
         try await client.shutdown()
-        let runs = try await store.runs(matching: RunQuery(tenant: tenant, limit: plan.runs))
-        return DemoReport(runs: runs, elapsed: Date().timeIntervalSince(started), finishTime: finishTime)
+        var runs = try await store.runs(matching: RunQuery(tenant: tenant, limit: plan.runs))
+        // A support agent accepts the first reply draft waiting for review.
+        var review: RunEvent?
+        if let draft = runs.filter({ $0.reviewState == "pending" }).min(by: { $0.createdAt < $1.createdAt }) {
+            let reviewed = try await service.review(draft.id, tenant: tenant, .accept, by: "agent@demo")
+            runs = runs.map { $0.id == reviewed.id ? reviewed : $0 }
+            review = try await store.events(of: draft.id).last
+        }
+        return DemoReport(runs: runs, elapsed: Date().timeIntervalSince(started), finishTime: finishTime, review: review)
     }
 }
 

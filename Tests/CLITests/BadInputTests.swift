@@ -86,6 +86,41 @@ struct BadInputTests {
             name: "PostgreSQL server unreachable",
             arguments: ["status", "--database", "postgres://kiln:s3cret-pw@127.0.0.1:9/kiln?sslmode=disable"],
             message: "cannot connect to PostgreSQL at 127.0.0.1:9/kiln"),
+        Case(
+            name: "feature declaration with an unknown key",
+            arguments: ["enqueue", "product_card", "--tenant", "t", "--input", #"{"input":"x"}"#, "--config", "bad.json"],
+            files: ["bad.json": #"{"features":{"product_card":{"prompt_version":"v1","schema":{}}}}"#],
+            message: "features.product_card has unknown key \"schema\""),
+        Case(
+            name: "feature schema strict mode cannot send",
+            arguments: ["enqueue", "product_card", "--tenant", "t", "--input", #"{"input":"x"}"#, "--config", "bad.json"],
+            files: [
+                "bad.json":
+                    #"{"features":{"product_card":{"prompt_version":"v1","output_schema":{"type":"object","properties":{"a":{"type":"string"}}}}}}"#
+            ],
+            message: "features.product_card.output_schema"),
+        Case(
+            name: "feature name taken by a built-in", arguments: ["status", "--config", "bad.json"],
+            files: ["bad.json": #"{"features":{"document_summary":{"prompt_version":"v9"}}}"#],
+            message: "features.document_summary: the name is already taken by a built-in feature"),
+        Case(
+            name: "feature policy key unknown", arguments: ["status", "--config", "bad.json"],
+            files: ["bad.json": #"{"features":{"support_reply":{"prompt_version":"v1","policy":{"reviewed":true}}}}"#],
+            message: "unknown policy key \"reviewed\" in features.support_reply.policy"),
+        Case(
+            name: "declared feature input with an unknown role",
+            arguments: [
+                "enqueue", "support_reply", "--tenant", "t", "--input", #"{"input":[{"role":"bot","content":"Hi"}]}"#, "--config",
+                "features.json",
+            ],
+            files: ["features.json": #"{"features":{"support_reply":{"prompt_version":"v1"}}}"#],
+            message: "support_reply input.input[0].role must be one of system, developer, user, assistant"),
+        Case(
+            name: "review edit without the edit", arguments: ["review", "run_x", "edit", "--tenant", "t"],
+            message: "edit needs the edited output: --text TEXT or --json JSON"),
+        Case(
+            name: "review of an unknown run", arguments: ["review", "run_nope", "accept", "--tenant", "t"],
+            message: "run run_nope not found for tenant t"),
         Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
         Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
         Case(

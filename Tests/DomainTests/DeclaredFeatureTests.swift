@@ -19,7 +19,8 @@ struct DeclaredFeatureTests {
 
     static let badDeclarations: [BadDeclaration] = [
         BadDeclaration(name: "card", declaration: "v1", message: "features.card must be an object"),
-        BadDeclaration(name: "card", declaration: ["prompt_version": "v1", "prompt": "x"], message: "features.card has unknown key \"prompt\""),
+        BadDeclaration(
+            name: "card", declaration: ["prompt_version": "v1", "prompt": "x"], message: "features.card has unknown key \"prompt\""),
         BadDeclaration(name: "card", declaration: ["policy": [:]], message: "features.card.prompt_version is required"),
         BadDeclaration(name: "card", declaration: ["prompt_version": ""], message: "features.card.prompt_version is required"),
         BadDeclaration(
@@ -28,7 +29,8 @@ struct DeclaredFeatureTests {
         BadDeclaration(
             name: "card", declaration: ["prompt_version": "v1", "policy": ["max_output_tokens": 0]],
             message: "features.card.policy.max_output_tokens must be in 1...128000"),
-        BadDeclaration(name: "card", declaration: ["prompt_version": "v1", "policy": "fast"], message: "features.card.policy must be an object"),
+        BadDeclaration(
+            name: "card", declaration: ["prompt_version": "v1", "policy": "fast"], message: "features.card.policy must be an object"),
         BadDeclaration(
             name: "card", declaration: ["prompt_version": "v1", "output_schema": "object"], message: "features.card.output_schema"),
         BadDeclaration(

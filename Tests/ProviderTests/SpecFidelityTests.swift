@@ -94,7 +94,10 @@ struct SpecFidelityTests {
             let generation = try card.request(
                 for: [
                     "instructions": "Write a product card.",
-                    "input": [["role": "developer", "content": "Be factual."], ["role": "user", "content": "A camera [sim:queue=0] [sim:generation=0.05]"]],
+                    "input": [
+                        ["role": "developer", "content": "Be factual."],
+                        ["role": "user", "content": "A camera [sim:queue=0] [sim:generation=0.05]"],
+                    ],
                 ], policy: RunPolicy(maxOutputTokens: 300))
             let structured = try await client.create(
                 ProviderRequest(generation: generation, metadata: ProviderRequest.metadata(run: RunID("run_spec_card"), attempt: 1)))

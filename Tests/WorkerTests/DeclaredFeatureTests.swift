@@ -1,7 +1,7 @@
 import Foundation
 import KilnDomain
-import KilnPostgres
 import KilnPoller
+import KilnPostgres
 import KilnSubmitter
 import KilnTestSupport
 import KilnWorker

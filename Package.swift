@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "KilnSubmitter", targets: ["KilnSubmitter"]),
         .library(name: "KilnPoller", targets: ["KilnPoller"]),
         .library(name: "KilnSimulator", targets: ["KilnSimulator"]),
+        .library(name: "KilnWebhooks", targets: ["KilnWebhooks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -37,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .target(
@@ -86,8 +88,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "KilnWebhooks",
+            dependencies: [
+                "KilnDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Webhooks",
+            swiftSettings: strict
+        ),
+        .target(
             name: "KilnSimulator",
             dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,7 +136,7 @@ let package = Package(
             name: "KilnCLI",
             dependencies: [
                 "KilnDomain", "KilnWorker", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter",
-                "KilnPoller", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnPoller", "KilnWebhooks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -154,6 +170,7 @@ let package = Package(
             dependencies: [
                 "KilnDomain", "KilnProvider", "KilnSimulator", "KilnTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -168,6 +185,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/WorkerTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KilnWebhookTests",
+            dependencies: [
+                "KilnDomain", "KilnWebhooks", "KilnSimulator", "KilnTestSupport", "KilnSQLite", "KilnPostgres", "KilnProvider",
+                "KilnSubmitter", "KilnPoller", "KilnWorker", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/WebhookTests",
             swiftSettings: strict
         ),
         .testTarget(

@@ -19,6 +19,7 @@ Every time is reported in provider seconds (real seconds x scale). CPU and peak 
 the kernel's accounting of each system's own process (wait4), the simulator's CPU from /proc.
 """
 import argparse
+import base64
 import asyncio
 import json
 import math
@@ -95,11 +96,15 @@ def machine_ticks():
 
 
 class Simulator:
-    def __init__(self, kiln, scale, log):
+    def __init__(self, kiln, scale, log, webhooks=None):
+        """webhooks: {"url", "secret", "drop_rate"} to deliver signed webhooks to Kiln's receiver."""
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [kiln, "simulate", "--port", str(self.port), "--time-scale", str(scale), "--seed", "7"],
-            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        command = [kiln, "simulate", "--port", str(self.port), "--time-scale", str(scale), "--seed", "7"]
+        env = dict(os.environ)
+        if webhooks:
+            command += ["--webhook-url", webhooks["url"], "--webhook-drop-rate", str(webhooks.get("drop_rate", 0))]
+            env["OPENAI_WEBHOOK_SECRET"] = webhooks["secret"]
+        self.process = subprocess.Popen(command, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 30
         while True:
@@ -171,6 +176,8 @@ def measure(name, plan, stored, started, scale, simulator, usage, extra=None):
         "lag_p50_s": round(percentile(lags, 50), 2) if lags else None,
         "lag_p99_s": round(percentile(lags, 99), 2) if lags else None,
         "lag_p99_rel": round(percentile(rel, 99), 4) if rel else None,
+        "lag_p99_real_s": round(percentile(lags, 99) / scale, 3) if lags else None,
+        "retrieves_per_run": round(stats["retrieves"] / len(plan), 2),
         "cpu_s": round(usage["cpu_s"], 2), "peak_rss_mb": round(usage["rss_mb"], 1),
         "cpu_share": round(usage["cpu_s"] / usage["real_s"], 3),
         "simulator_cpu_share": round(usage["simulator_cpu_s"] / usage["real_s"], 3),
@@ -194,7 +201,7 @@ def kiln_environment(scale, database, base, extra=None):
     env = dict(os.environ, KILN_DATABASE_URL=str(database), OPENAI_BASE_URL=base + "/v1", OPENAI_API_KEY="sk-bench",
                KILN_LOG_LEVEL="warning")
     for key, seconds in {"POLLER_INITIAL_DELAY_SECONDS": 5, "POLLER_MIN_INTERVAL_SECONDS": 2,
-                         "POLLER_MAX_INTERVAL_SECONDS": 120, "SUBMITTER_RETRY_BASE_SECONDS": 2,
+                         "POLLER_MAX_INTERVAL_SECONDS": 120, "POLLER_SAFETY_NET_MAX_SECONDS": 300, "SUBMITTER_RETRY_BASE_SECONDS": 2,
                          "SUBMITTER_RETRY_MAX_SECONDS": 300, "WORKER_MAX_IDLE_SECONDS": 30}.items():
         env["KILN_" + key] = f"{seconds / scale:.6g}"
     env["KILN_POLICY_DEADLINE_SECONDS"] = str(max(1, round(4 * 3600 / scale)))  # an integer key
@@ -212,8 +219,16 @@ def insert_runs(database, plan, policy="{}"):
                        [(run["id"], json.dumps({"text": run["text"], "length": "short"}), policy) for run in plan])
 
 
-def run_kiln_batch(args, name, plan, database, scale, out, env_extra=None, policy="{}"):
-    simulator = Simulator(args.kiln, scale, out / f"simulator-{name}.log")
+def run_kiln_batch(args, name, plan, database, scale, out, env_extra=None, policy="{}", webhook_drop_rate=None):
+    """webhook_drop_rate: None for polling alone; else webhooks on, this share of them lost."""
+    webhooks, listen = None, []
+    if webhook_drop_rate is not None:
+        port = free_port()
+        secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        webhooks = {"url": f"http://127.0.0.1:{port}/webhooks/openai", "secret": secret, "drop_rate": webhook_drop_rate}
+        env_extra = dict(env_extra or {}, OPENAI_WEBHOOK_SECRET=secret)
+        listen = ["--listen", f"127.0.0.1:{port}"]
+    simulator = Simulator(args.kiln, scale, out / f"simulator-{name}.log", webhooks)
     try:
         env = kiln_environment(scale, database, simulator.base, env_extra)
         migrate = subprocess.run([args.kiln, "migrate"], env=env, capture_output=True, text=True)
@@ -223,7 +238,8 @@ def run_kiln_batch(args, name, plan, database, scale, out, env_extra=None, polic
         ids = [run["id"] for run in plan]
         meter = Meter(simulator)
         started = time.time()
-        worker = subprocess.Popen([args.kiln, "work"], env=env, stdout=open(out / f"{name}.log", "wb"), stderr=subprocess.STDOUT)
+        worker = subprocess.Popen([args.kiln, "work"] + listen, env=env, stdout=open(out / f"{name}.log", "wb"),
+                                  stderr=subprocess.STDOUT)
         reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
         marks = ",".join("?" * len(ids))
         deadline = started + args.timeout
@@ -372,6 +388,11 @@ def write_report(out, report):
     if "kiln" in systems:
         k = systems["kiln"]
         lines.append(f"Kiln: {k['submits_per_s']} submissions/s, {k['polls_per_s']} polls/s (real seconds).")
+    for name in ("kiln", "kiln_webhooks", "kiln_webhooks_drop20"):
+        if name in systems and systems[name].get("retrieves_per_run") is not None:
+            s = systems[name]
+            lines.append(f"{name}: {s['retrieves_per_run']} retrieves per run, lag p99 {s['lag_p99_real_s']} s real time, "
+                         f"statuses {s.get('statuses')}.")
     if "blocking_pool" in systems:
         b = systems["blocking_pool"]
         lines.append(f"Blocking pool: W = {b['workers']}; N ÷ W × mean generation = {w['runs'] / b['workers'] * w['generation_mean_s']:.0f} s.")
@@ -426,7 +447,7 @@ def main():
     parser.add_argument("--workers", type=int, default=8, help="W, the blocking pool's workers")
     parser.add_argument("--interval", type=float, default=2.0, help="the docs loop's interval (provider s)")
     parser.add_argument("--history", type=int, help="runs of the earlier batch Kiln learns from (default: --runs; 0: none)")
-    parser.add_argument("--systems", default="kiln,docs_loop,blocking_pool")
+    parser.add_argument("--systems", default="kiln,kiln_webhooks,kiln_webhooks_drop20,docs_loop,blocking_pool")
     parser.add_argument("--queue-min", type=float, default=0.0)
     parser.add_argument("--queue-max", type=float, default=10.0)
     parser.add_argument("--generation-median", type=float, default=180.0)
@@ -447,9 +468,10 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     systems = [s for s in args.systems.split(",") if s]
-    unknown = set(systems) - {"kiln", "docs_loop", "blocking_pool"}
+    known = {"kiln", "kiln_webhooks", "kiln_webhooks_drop20", "docs_loop", "blocking_pool"}
+    unknown = set(systems) - known
     if unknown:
-        sys.exit(f"unknown system(s): {', '.join(sorted(unknown))} (kiln, docs_loop, blocking_pool)")
+        sys.exit(f"unknown system(s): {', '.join(sorted(unknown))} ({', '.join(sorted(known))})")
 
     plan = plan_workload(args.runs, args.seed, args.queue_max, args.generation_median, args.generation_sigma, args.queue_min)
     longest = max(r["queue_s"] + r["generation_s"] for r in plan)
@@ -469,7 +491,8 @@ def main():
     if args.completion_window:
         # The window is provider time the schedule does not scale; the deadline must cover it.
         policy = json.dumps({"completion_window": args.completion_window, "deadline_seconds": 8 * 3600})
-    if "kiln" in systems:
+    kiln_systems = [s for s in systems if s.startswith("kiln")]
+    if kiln_systems:
         database = out / "kiln.sqlite"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -478,8 +501,13 @@ def main():
             earlier = plan_workload(history, args.seed + 1, args.queue_max, args.generation_median, args.generation_sigma,
                                     args.queue_min, prefix="history")
             report["systems"]["kiln_cold"] = run_kiln_batch(args, "kiln_cold", earlier, database, args.scale, out, kiln_env, policy)
-        report["systems"]["kiln"] = run_kiln_batch(args, "kiln", plan, database, args.scale, out, kiln_env, policy)
-        write_report(out, report)
+        # Each Kiln system works the same workload under its own run ids, on the same database
+        # (so each has learned from the history batch and from the systems before it).
+        for name, drop in (("kiln", None), ("kiln_webhooks", 0.0), ("kiln_webhooks_drop20", 0.2)):
+            if name in systems:
+                renamed = [dict(run, id=f"{name}-{run['id']}") for run in plan] if name != "kiln" else plan
+                report["systems"][name] = run_kiln_batch(args, name, renamed, database, args.scale, out, kiln_env, policy, drop)
+                write_report(out, report)
     if "docs_loop" in systems:
         report["systems"]["docs_loop"] = run_child(args, "docs_loop", "docs-loop", plan, args.scale, args.interval / args.scale, out)
         write_report(out, report)

@@ -35,6 +35,16 @@ extension ConfigurationLoader {
         Key(name: "provider.api_key_file", help: "read the API key from this file instead of OPENAI_API_KEY") {
             $0.provider.apiKeyFile = try Parse.optionalString($1)
         },
+        Key(name: "webhooks.secret_file", help: "read the webhook signing secret from this file instead of OPENAI_WEBHOOK_SECRET") {
+            $0.webhooks.secretFile = try Parse.optionalString($1)
+        },
+        Key(
+            name: "webhooks.previous_secret_file",
+            help: "during a rotation, the previous secret (else OPENAI_WEBHOOK_PREVIOUS_SECRET)"
+        ) { $0.webhooks.previousSecretFile = try Parse.optionalString($1) },
+        Key(name: "http.listen", help: "HOST:PORT of the webhook receiver (same as --listen); null for none") {
+            $0.http.listen = try Parse.optionalString($1)
+        },
         Key(name: "provider.connect_timeout_seconds", help: "TCP/TLS connect timeout") {
             $0.provider.connectTimeoutSeconds = try Parse.double($1)
         },
@@ -71,6 +81,10 @@ extension ConfigurationLoader {
         },
         Key(name: "poller.growth", help: "interval growth per poll") { $0.poller.growth = try Parse.double($1) },
         Key(name: "poller.jitter", help: "random spread of each interval, as a share") { $0.poller.jitter = try Parse.double($1) },
+        Key(
+            name: "poller.safety_net_max_seconds",
+            help: "with webhooks on, the longest wait between safety-net polls (under the ~10-minute retention)"
+        ) { $0.poller.safetyNetMaxSeconds = try Parse.double($1) },
         Key(name: "worker.shutdown_grace_seconds", help: "on SIGTERM, time to finish calls in flight") {
             $0.worker.shutdownGraceSeconds = try Parse.double($1)
         },

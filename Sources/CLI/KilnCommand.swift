@@ -15,7 +15,7 @@ struct KilnCommand: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self,
             ReviewCommand.self, DisplayedCommand.self, StatusCommand.self, EventsCommand.self, SubmitCommand.self, PollCommand.self,
-            WorkCommand.self,
+            WorkCommand.self, ServeCommand.self,
             SimulateCommand.self, DemoCommand.self,
         ]
     )

@@ -146,6 +146,10 @@ struct StatusCommand: AsyncParsableCommand {
         print("oldest queued \(summary.oldestQueuedAt.map(Timestamp.format) ?? "-")")
         print(String(format: "cost         $%.6f", Double(summary.costMicros) / 1_000_000))
         print("possible duplicates \(summary.possibleDuplicates)")
+        print(
+            String(
+                format: "orphan responses %d ($%.6f, included in the cost)", summary.orphanResponses,
+                Double(summary.orphanCostMicros) / 1_000_000))
     }
 }
 

@@ -22,7 +22,16 @@ enum RunText {
         if let usage = run.usage {
             lines.append("usage:      \(usage.inputTokens) in, \(usage.outputTokens) out, cost \(run.costMicros ?? 0) µ$")
         }
-        if let output = run.output { lines.append("output:\n\(output.text)") }
+        if run.orphanCostMicros > 0 {
+            lines.append("orphans:    responses the run did not use cost \(run.orphanCostMicros) µ$ more (see kiln events)")
+        }
+        if let state = run.reviewState {
+            lines.append("review:     \(state)\(run.reviewedBy.map { " by \($0)" } ?? "")")
+        }
+        if let output = run.output {
+            lines.append("output:\n\(output.json?.jsonText ?? output.text)")
+            if let refusal = output.refusal { lines.append("refusal: \(refusal)") }
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -13,7 +13,11 @@ struct SimulateCommand: AsyncParsableCommand {
             DELETE /v1/responses/{id}; GET /_sim/stats and GET /_sim/runs/{kiln_run_id} report what it saw. \
             Durations are provider seconds, run --time-scale times faster. A document containing \
             [sim:fail], [sim:incomplete], [sim:refuse], [sim:stuck], [sim:generation=S] or [sim:queue=S] \
-            gets that outcome or timing.
+            gets that outcome or timing. With --webhook-url, each background response's end (completed, \
+            failed, incomplete, or cancelled through the API) is POSTed there as OpenAI's signed, thin \
+            webhook event, signed with the secret from --webhook-secret-file or env OPENAI_WEBHOOK_SECRET \
+            (whsec_ + base64; never printed); failed attempts are retried 5 times from 0.2 s, doubling \
+            (OpenAI's own schedule is unpublished and lasts up to 72 h).
             """)
 
     @Option(help: "Port on 127.0.0.1 (0 picks a free one).") var port = 8089
@@ -32,6 +36,18 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Share of /v1 calls answered with a fault.") var faultRate = 0.0
     @Option(help: "Faults to draw from, comma-separated: 429,500,503,drop,slow,truncated.") var faults = "429,500,503,drop,slow,truncated"
     @Option(help: "Real seconds a slow answer waits.") var slowSeconds = 2.0
+    @Option(name: .customLong("webhook-url"), help: "POST a signed webhook here when a background response ends.")
+    var webhookURL: String?
+    @Option(help: "File holding the webhook signing secret (whsec_…); default: env OPENAI_WEBHOOK_SECRET.")
+    var webhookSecretFile: String?
+    @Option(help: "Share of webhook events never delivered.") var webhookDropRate = 0.0
+    @Option(help: "Share of webhook events delivered twice (same webhook-id).") var webhookDuplicateRate = 0.0
+    @Option(help: "Real seconds between a response's end and its webhook's first attempt.") var webhookDelay = 0.0
+    @Option(help: "Share of background creates answered only once their webhook was delivered (they end at once).")
+    var webhookEarlyRate = 0.0
+    @Option(help: "Share of response ends that also bring an event to ignore (another type, or a dashboard test event).")
+    var webhookIgnorableRate = 0.0
+    @Option(help: "Attempts per webhook message (on non-2xx, timeout, connection error).") var webhookMaxAttempts = 5
 
     func simulatorConfiguration() throws -> SimulatorConfiguration {
         var c = SimulatorConfiguration()
@@ -72,13 +88,60 @@ struct SimulateCommand: AsyncParsableCommand {
             throw KilnError(.invalidArgument, "--failed-share + --incomplete-share + --stuck-share must be ≤ 1")
         }
         guard (0...65535).contains(port) else { throw KilnError(.invalidArgument, "--port must be in 0...65535, got \(port)") }
+        c.webhooks = try webhookSettings(environment: ProcessInfo.processInfo.environment)
         return c
     }
 
+    /// The webhook settings the options ask for (nil without `--webhook-url`); the secret comes
+    /// from `--webhook-secret-file` or `OPENAI_WEBHOOK_SECRET` and no message ever quotes it.
+    func webhookSettings(environment: [String: String]) throws -> WebhookSettings? {
+        guard let webhookURL else {
+            guard webhookSecretFile == nil else { throw KilnError(.invalidArgument, "--webhook-secret-file needs --webhook-url") }
+            return nil
+        }
+        let secret: String
+        if let path = webhookSecretFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw KilnError(.invalidArgument, "--webhook-secret-file: cannot read \(path)")
+            }
+            secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let text = environment["OPENAI_WEBHOOK_SECRET"] {
+            secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw KilnError(
+                .invalidArgument, "--webhook-url needs a signing secret: --webhook-secret-file PATH or env OPENAI_WEBHOOK_SECRET")
+        }
+        var settings = WebhookSettings(url: webhookURL, secret: secret)
+        settings.dropRate = webhookDropRate
+        settings.duplicateRate = webhookDuplicateRate
+        settings.delaySeconds = webhookDelay
+        settings.earlyRate = webhookEarlyRate
+        settings.ignorableRate = webhookIgnorableRate
+        settings.maxAttempts = webhookMaxAttempts
+        do {
+            try settings.validate()
+        } catch let error as WebhookSettingsError {
+            // The same message, in the words of the options.
+            var message = error.description
+            for (key, option) in [
+                ("webhooks.url", "--webhook-url"), ("webhooks.secret", "the webhook secret"), ("webhooks.drop_rate", "--webhook-drop-rate"),
+                ("webhooks.duplicate_rate", "--webhook-duplicate-rate"), ("webhooks.early_rate", "--webhook-early-rate"),
+                ("webhooks.ignorable_rate", "--webhook-ignorable-rate"), ("webhooks.delay_seconds", "--webhook-delay"),
+                ("webhooks.max_attempts", "--webhook-max-attempts"),
+            ] {
+                message = message.replacingOccurrences(of: key, with: option)
+            }
+            throw KilnError(.invalidArgument, message)
+        }
+        return settings
+    }
+
     func run() async throws {
-        let simulator = Simulator(configuration: try simulatorConfiguration())
+        let configuration = try simulatorConfiguration()
+        let simulator = Simulator(configuration: configuration)
+        let webhooks = configuration.webhooks.map { " (webhooks to \($0.url))" } ?? ""
         let app = simulator.application(port: port) { bound in
-            FileHandle.standardOutput.write(Data("kiln simulator listening on http://127.0.0.1:\(bound)/v1\n".utf8))
+            FileHandle.standardOutput.write(Data("kiln simulator listening on http://127.0.0.1:\(bound)/v1\(webhooks)\n".utf8))
         }
         try await app.runService()
     }

@@ -4,6 +4,7 @@ import KilnDomain
 import KilnPoller
 import KilnProvider
 import KilnSubmitter
+import KilnWebhooks
 import KilnWorker
 import Logging
 import ServiceLifecycle
@@ -32,26 +33,50 @@ enum LogSetup {
     static let bootstrapOnce: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 }
 
-/// Everything `submit`, `poll` and `work` need, from the configuration and the environment.
+/// Everything `submit`, `poll`, `work` and `serve` need, from the configuration and the environment.
 struct WorkerSetup {
     let environment: WorkerEnvironment
     let client: HTTPResponsesClient
+    /// The webhook receiver and where it listens, when this process serves HTTP.
+    let listener: (receiver: WebhookReceiver, address: (host: String, port: Int))?
 
-    static func make(global: GlobalOptions, logger: Logger) async throws -> WorkerSetup {
+    static func make(
+        global: GlobalOptions, logger: Logger, listen: String? = nil, requireListener: Bool = false
+    ) async throws
+        -> WorkerSetup
+    {
         var configuration = try global.loadConfiguration()
         let environmentVariables = ProcessInfo.processInfo.environment
+        let verifier = try WebhookSetup.verifier(configuration: configuration, environment: environmentVariables)
+        // With a secret, webhooks tell every executor when a response ends (whichever receives
+        // them): polling becomes the safety net.
+        configuration.poller.webhooksEnabled = verifier != nil
+        let listenText = listen ?? configuration.http.listen
+        if requireListener, listenText == nil {
+            throw KilnError(.invalidArgument, "serve needs an address: --listen HOST:PORT or http.listen")
+        }
+        var address: (host: String, port: Int)?
+        if let listenText { address = try WebhookSetup.address(listenText, option: "--listen") }
+        if address != nil, verifier == nil {
+            throw KilnError(
+                .invalidConfiguration,
+                "--listen receives webhooks and needs their secret: set OPENAI_WEBHOOK_SECRET or webhooks.secret_file")
+        }
         if let base = environmentVariables["OPENAI_BASE_URL"], !base.isEmpty { configuration.provider.baseURL = base }
         guard configuration.provider.baseURL.hasPrefix("http://") || configuration.provider.baseURL.hasPrefix("https://") else {
             throw KilnError(
                 .invalidConfiguration,
                 "provider.base_url must start with http:// or https://, got \"\(configuration.provider.baseURL.prefix(80))\"")
         }
-        let key = try apiKey(configuration: configuration, environment: environmentVariables)
+        // `serve` only records deliveries: it makes no provider call and needs no API key.
+        let key = requireListener ? APIKey("unused-by-serve") : try apiKey(configuration: configuration, environment: environmentVariables)
         let store = try await global.openStore()
         let client = HTTPResponsesClient(settings: configuration.provider, apiKey: key, logger: logger)
         let environment = WorkerEnvironment(
             store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
-        return WorkerSetup(environment: environment, client: client)
+        var listener: (WebhookReceiver, (host: String, port: Int))?
+        if let verifier, let address { listener = (WebhookReceiver(verifier: verifier, store: store, logger: logger), address) }
+        return WorkerSetup(environment: environment, client: client, listener: listener)
     }
 
     /// The key from `OPENAI_API_KEY`, or from the file `provider.api_key_file` names.
@@ -72,6 +97,7 @@ struct WorkerSetup {
 
     /// Runs `services` until SIGTERM/SIGINT, or one round of passes with `--once`.
     func run(submit: Bool, poll: Bool, once: Bool, logger: Logger) async throws {
+        if once, listener != nil { throw KilnError(.invalidArgument, "--listen serves webhooks and does not go with --once") }
         do {
             try await work(submit: submit, poll: poll, once: once, logger: logger)
         } catch {
@@ -114,11 +140,13 @@ struct WorkerSetup {
         if let store = environment.store as? any Service { services.append(store) }
         let submitService = submit ? SubmitterService(submitter: submitter, onAccepted: pollerWakeup) : nil
         // PostgreSQL LISTEN/NOTIFY wakes both at once; the table is still polled as the fallback.
-        if let changes = environment.store.changes() {
+        if submit || poll, let changes = environment.store.changes() {
             services.append(ChangeForwarder(changes: changes, wakeups: [submitService?.wakeup, pollerWakeup].compactMap { $0 }))
         }
         if let submitService { services.append(submitService) }
         if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup)) }
+        // Last in, first out: the listener stops taking deliveries before the workers stop.
+        if let listener { services.append(WebhookSetup.application(receiver: listener.receiver, listen: listener.address, logger: logger)) }
         let grace = environment.configuration.worker.shutdownGraceSeconds
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -159,9 +187,28 @@ struct WorkCommand: AsyncParsableCommand {
         commandName: "work", abstract: "Submit and poll in one process (daemon, or --once for cron).")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var worker: WorkerOptions
+    @Option(help: "Also receive OpenAI webhooks at POST /webhooks/openai on HOST:PORT (default: http.listen).") var listen: String?
 
     func run() async throws {
         let logger = try worker.logger()
-        try await WorkerSetup.make(global: global, logger: logger).run(submit: true, poll: true, once: worker.once, logger: logger)
+        try await WorkerSetup.make(global: global, logger: logger, listen: listen).run(
+            submit: true, poll: true, once: worker.once, logger: logger)
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Only receive OpenAI webhooks (POST /webhooks/openai); the runs are worked elsewhere.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "HOST:PORT to listen on (default: http.listen).") var listen: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (default $KILN_LOG_LEVEL, else info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var options = WorkerOptions()
+        options.logLevel = logLevel
+        let logger = try options.logger()
+        try await WorkerSetup.make(global: global, logger: logger, listen: listen, requireListener: true).run(
+            submit: false, poll: false, once: false, logger: logger)
     }
 }

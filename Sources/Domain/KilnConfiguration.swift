@@ -11,6 +11,8 @@ public struct KilnConfiguration: Sendable {
     public var submitter = SubmitterSettings()
     public var poller = PollerSettings()
     public var worker = WorkerSettings()
+    public var webhooks = WebhookConfiguration()
+    public var http = HTTPSettings()
     /// The built-in features and those declared under `features` (``DeclaredFeature``).
     public var features = FeatureCatalog.builtIn
     /// Prices per model, for `cost_micros`. A model without a price gets no cost.
@@ -58,6 +60,9 @@ public struct KilnConfiguration: Sendable {
             poller.maxIntervalSeconds)
         try check(poller.growth >= 1 && poller.growth <= 4, "poller.growth", "must be in 1...4", poller.growth)
         try check(poller.jitter >= 0 && poller.jitter < 1, "poller.jitter", "must be in [0, 1)", poller.jitter)
+        try check(
+            poller.safetyNetMaxSeconds >= poller.minIntervalSeconds && poller.safetyNetMaxSeconds <= 600,
+            "poller.safety_net_max_seconds", "must be ≥ poller.min_interval_seconds and ≤ 600", poller.safetyNetMaxSeconds)
         try check(
             worker.shutdownGraceSeconds > 0 && worker.shutdownGraceSeconds <= 600, "worker.shutdown_grace_seconds", "must be in (0, 600]",
             worker.shutdownGraceSeconds)
@@ -125,6 +130,28 @@ public struct PollerSettings: Sendable {
     public var growth = 1.095
     /// ± this share of random spread on each interval.
     public var jitter = 0.1
+    /// True when webhooks tell Kiln that responses ended (a webhook secret is configured):
+    /// polling becomes the safety net (``PollSchedule``).
+    public var webhooksEnabled = false
+    /// With webhooks on, the longest wait between safety-net polls: under the provider's
+    /// ~10-minute retention of background results.
+    public var safetyNetMaxSeconds = 300.0
+
+    public init() {}
+}
+
+/// Where the webhook signing secrets come from (files; the paths are not secrets). Without a
+/// file, `OPENAI_WEBHOOK_SECRET` (and `OPENAI_WEBHOOK_PREVIOUS_SECRET` during a rotation).
+public struct WebhookConfiguration: Sendable {
+    public var secretFile: String?
+    public var previousSecretFile: String?
+
+    public init() {}
+}
+
+/// Kiln's HTTP listener (the webhook receiver): `HOST:PORT`, or nil for none.
+public struct HTTPSettings: Sendable {
+    public var listen: String?
 
     public init() {}
 }

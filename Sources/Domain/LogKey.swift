@@ -33,4 +33,9 @@ public enum LogKey {
     public static let httpStatus = "http_status"
     /// The provider's `x-request-id`, for support tickets.
     public static let requestID = "request_id"
+    /// A webhook delivery's `webhook-id` and event `type` (never its signature or the secret).
+    public static let webhookID = "webhook_id"
+    public static let eventType = "event_type"
+    /// What became of a webhook delivery (`made_due`, `unmatched`, `duplicate`, `refused`, …).
+    public static let outcome = "outcome"
 }

@@ -95,8 +95,8 @@ public struct PollDecision: Sendable {
             return Verdict(.timeOut(providerStatus: response.status.rawValue))
         }
         var next = PollSchedule(settings: settings).nextPoll(
-            submittedAt: run.submittedAt ?? run.createdAt, now: now, providerStatus: response.status,
-            window: policy.completionWindow, random: random)
+            startedAt: Self.ageStart(of: run, window: policy.completionWindow, status: response.status, now: now), now: now,
+            providerStatus: response.status, window: policy.completionWindow, random: random)
         next = min(next, max(now.addingTimeInterval(settings.minIntervalSeconds), run.deadline(policy)))
         return Verdict(.schedulePoll(providerStatus: response.status.rawValue, nextPollAt: next))
     }
@@ -132,12 +132,21 @@ public struct PollDecision: Sendable {
         // The geometric schedule backs off by itself (intervals grow with the run's age); a
         // wait the provider asked for comes on top.
         let scheduled = PollSchedule(settings: settings).nextPoll(
-            submittedAt: run.submittedAt ?? run.createdAt, now: now,
+            startedAt: Self.ageStart(of: run, window: policy.completionWindow, status: nil, now: now), now: now,
             providerStatus: ProviderResponse.Status(run.providerStatus ?? "in_progress"), window: policy.completionWindow,
             random: random)
         let next = max(scheduled, now.addingTimeInterval(error.retryAfter ?? 0))
         return Verdict(
             .schedulePoll(providerStatus: run.providerStatus ?? "unknown", nextPollAt: next), callFailed: true, pauseSeconds: pause)
+    }
+
+    /// When a run's age counts from for its poll schedule: its submission; for a run with a
+    /// `2h`/`8h` window, when a poll first saw it `in_progress` (now, if this poll is the first).
+    static func ageStart(of run: Run, window: RunPolicy.CompletionWindow?, status: ProviderResponse.Status?, now: Date) -> Date {
+        let submitted = run.submittedAt ?? run.createdAt
+        guard let window, window != .soonest else { return submitted }
+        if let started = run.providerStartedAt { return started }
+        return status == .inProgress ? now : submitted
     }
 
     static func invalidPolicy(_ error: KilnError) -> RunFailure {

@@ -12,7 +12,14 @@ import Foundation
 /// [`min_interval_seconds`, `max_interval_seconds`]; the maximum is well under the
 /// provider's ~10-minute retention of background results. Jitter only shortens an interval,
 /// so it spreads load without adding lag. A run with a `2h`/`8h` completion window that is
-/// still `queued` is polled at the maximum interval: it may wait hours by design.
+/// still `queued` is polled at the maximum interval: it may wait hours by design; once it
+/// runs, its age counts from when a poll first saw it `in_progress`, not from its submission.
+///
+/// With webhooks on (``PollerSettings/webhooksEnabled``) a webhook makes the run due when it
+/// ends, and polling is the safety net: the first poll after nearly every run like it has
+/// ended (the learned 99th percentile; before anything is learned, `safety_net` seconds),
+/// then intervals of half the run's age, never longer than the safety net's maximum (under
+/// the provider's retention). A webhook that never comes changes latency, never the outcome.
 public struct PollSchedule: Sendable {
     public var settings: PollerSettings
 
@@ -22,18 +29,28 @@ public struct PollSchedule: Sendable {
 
     /// The first poll after the provider accepted a run at `now`.
     public func firstPoll(at now: Date, estimate: RunTimeEstimate?, window: RunPolicy.CompletionWindow?, random: Double) -> Date {
+        if settings.webhooksEnabled {
+            let delay = max(settings.initialDelaySeconds, estimate?.lateSeconds ?? settings.safetyNetMaxSeconds)
+            return now.addingTimeInterval(min(settings.safetyNetMaxSeconds, delay) * (1 - settings.jitter * random))
+        }
         var delay = settings.initialDelaySeconds
         if let estimate { delay = estimate.earlySeconds }
         if let window, window != .soonest { delay = max(delay, settings.maxIntervalSeconds) }
         return now.addingTimeInterval(clamp(delay) * (1 - settings.jitter * random))
     }
 
-    /// The poll after one that found the run still running at `now`.
+    /// The poll after one that found the run still running at `now`. `startedAt` is when
+    /// the run's age counts from: its submission, or for a run with a completion window, when
+    /// it left the provider's queue.
     public func nextPoll(
-        submittedAt: Date, now: Date, providerStatus: ProviderResponse.Status, window: RunPolicy.CompletionWindow?,
+        startedAt: Date, now: Date, providerStatus: ProviderResponse.Status, window: RunPolicy.CompletionWindow?,
         random: Double
     ) -> Date {
-        let age = max(0, now.timeIntervalSince(submittedAt))
+        let age = max(0, now.timeIntervalSince(startedAt))
+        if settings.webhooksEnabled {
+            let interval = min(settings.safetyNetMaxSeconds, max(settings.minIntervalSeconds, age * 0.5))
+            return now.addingTimeInterval(interval * (1 - settings.jitter * random))
+        }
         var interval = age * (settings.growth - 1)
         if providerStatus == .queued, let window, window != .soonest { interval = settings.maxIntervalSeconds }
         return now.addingTimeInterval(clamp(interval) * (1 - settings.jitter * random))

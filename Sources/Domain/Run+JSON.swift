@@ -15,6 +15,7 @@ extension Run: Codable {
         case providerStatus = "provider_status"
         case output, error, usage
         case costMicros = "cost_micros"
+        case orphanCostMicros = "orphan_cost_micros"
         case pollCount = "poll_count"
         case nextPollAt = "next_poll_at"
         case availableAt = "available_at"
@@ -31,6 +32,7 @@ extension Run: Codable {
         case sendStartedAt = "send_started_at"
         case createdAt = "created_at"
         case submittedAt = "submitted_at"
+        case providerStartedAt = "provider_started_at"
         case providerCompletedAt = "provider_completed_at"
         case finalizedAt = "finalized_at"
         case updatedAt = "updated_at"
@@ -58,6 +60,7 @@ extension Run: Codable {
         try c.encode(error, forKey: .error)
         try c.encode(usage, forKey: .usage)
         try c.encode(costMicros, forKey: .costMicros)
+        try c.encode(orphanCostMicros, forKey: .orphanCostMicros)
         try c.encode(pollCount, forKey: .pollCount)
         try time(nextPollAt, .nextPollAt)
         try time(availableAt, .availableAt)
@@ -74,6 +77,7 @@ extension Run: Codable {
         try time(sendStartedAt, .sendStartedAt)
         try time(createdAt, .createdAt)
         try time(submittedAt, .submittedAt)
+        try time(providerStartedAt, .providerStartedAt)
         try time(providerCompletedAt, .providerCompletedAt)
         try time(finalizedAt, .finalizedAt)
         try time(updatedAt, .updatedAt)
@@ -111,6 +115,7 @@ extension Run: Codable {
         error = try c.decodeIfPresent(RunFailure.self, forKey: .error)
         usage = try c.decodeIfPresent(RunUsage.self, forKey: .usage)
         costMicros = try c.decodeIfPresent(Int64.self, forKey: .costMicros)
+        orphanCostMicros = try c.decodeIfPresent(Int64.self, forKey: .orphanCostMicros) ?? 0
         pollCount = try c.decodeIfPresent(Int.self, forKey: .pollCount) ?? 0
         nextPollAt = try time(.nextPollAt)
         availableAt = try time(.availableAt) ?? created
@@ -126,6 +131,7 @@ extension Run: Codable {
         promptVersion = try c.decodeIfPresent(String.self, forKey: .promptVersion)
         sendStartedAt = try time(.sendStartedAt)
         submittedAt = try time(.submittedAt)
+        providerStartedAt = try time(.providerStartedAt)
         providerCompletedAt = try time(.providerCompletedAt)
         finalizedAt = try time(.finalizedAt)
         updatedAt = try time(.updatedAt) ?? created

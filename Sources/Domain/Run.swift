@@ -39,6 +39,9 @@ public struct Run: Sendable, Hashable {
     public var error: RunFailure?
     public var usage: RunUsage?
     public var costMicros: Int64?
+    /// What responses the run did not use cost (duplicates a crash or an ambiguous send made,
+    /// found through webhooks): the run's whole cost is `costMicros + orphanCostMicros`.
+    public var orphanCostMicros: Int64
     public var pollCount: Int
     public var nextPollAt: Date?
     public var availableAt: Date
@@ -49,6 +52,8 @@ public struct Run: Sendable, Hashable {
     /// `submitting` with this set and no `response_id` may have a response at the provider.
     public var sendStartedAt: Date?
     public var submittedAt: Date?
+    /// When a poll first found the response `in_progress` (left the provider's queue).
+    public var providerStartedAt: Date?
     public var providerCompletedAt: Date?
     public var finalizedAt: Date?
     public var updatedAt: Date
@@ -81,6 +86,7 @@ public struct Run: Sendable, Hashable {
         self.error = nil
         self.usage = nil
         self.costMicros = nil
+        self.orphanCostMicros = 0
         self.pollCount = 0
         self.nextPollAt = nil
         self.availableAt = createdAt
@@ -89,6 +95,7 @@ public struct Run: Sendable, Hashable {
         self.promptVersion = nil
         self.sendStartedAt = nil
         self.submittedAt = nil
+        self.providerStartedAt = nil
         self.providerCompletedAt = nil
         self.finalizedAt = nil
         self.updatedAt = createdAt

@@ -38,6 +38,24 @@ public protocol RunStore: Sendable {
     /// event (`reviewed`, `displayed`) itself, as it does for a mark written by plain SQL.
     func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run?
 
+    /// Records a verified webhook delivery once (by `webhook-id`, remembered until its
+    /// `expiresAt`); when its response is an in-flight run's, makes that run due now.
+    func recordWebhook(_ delivery: WebhookDelivery, now: Date) async throws -> WebhookReceipt
+
+    /// Deliveries whose response no in-flight run held when they came, leased to `owner`
+    /// until `leaseUntil` for a look at the provider; oldest first.
+    func claimUnmatchedWebhooks(owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [WebhookDelivery]
+
+    /// The delivery needs nothing more.
+    func markWebhookHandled(_ webhookID: String, now: Date) async throws
+
+    /// Makes the in-flight run holding `response` due for its poller now; its id, or nil.
+    func makeDue(response: ResponseID, now: Date) async throws -> RunID?
+
+    /// Records a response a run did not use, once per response: an `orphan_response` event and
+    /// its cost added to `orphan_cost_micros`. False when it was recorded before.
+    func recordOrphan(_ orphan: OrphanResponse) async throws -> Bool
+
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 

@@ -5,15 +5,24 @@ public struct RunSummary: Sendable, Hashable, Encodable {
     public var counts: [String: Int]
     public var oldestQueuedAt: Date?
     public var inFlight: Int
+    /// Everything paid: the runs' own responses and their orphans.
     public var costMicros: Int64
     public var possibleDuplicates: Int
+    /// Responses the provider ran for runs that did not use them (found through webhooks).
+    public var orphanResponses: Int
+    public var orphanCostMicros: Int64
 
-    public init(counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int) {
+    public init(
+        counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int,
+        orphanResponses: Int = 0, orphanCostMicros: Int64 = 0
+    ) {
         self.counts = counts
         self.oldestQueuedAt = oldestQueuedAt
         self.inFlight = inFlight
         self.costMicros = costMicros
         self.possibleDuplicates = possibleDuplicates
+        self.orphanResponses = orphanResponses
+        self.orphanCostMicros = orphanCostMicros
     }
 
     enum CodingKeys: String, CodingKey {
@@ -22,6 +31,8 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         case inFlight = "in_flight"
         case costMicros = "cost_micros"
         case possibleDuplicates = "possible_duplicates"
+        case orphanResponses = "orphan_responses"
+        case orphanCostMicros = "orphan_cost_micros"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -33,5 +44,7 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         try c.encode(inFlight, forKey: .inFlight)
         try c.encode(costMicros, forKey: .costMicros)
         try c.encode(possibleDuplicates, forKey: .possibleDuplicates)
+        try c.encode(orphanResponses, forKey: .orphanResponses)
+        try c.encode(orphanCostMicros, forKey: .orphanCostMicros)
     }
 }

@@ -9,6 +9,9 @@ public struct RunTimeEstimate: Sendable, Hashable {
     /// from moving it.
     public var earlySeconds: Double
     public var medianSeconds: Double
+    /// When nearly every run has ended: the 99th percentile of the fit (and never before the
+    /// longest learned duration). With webhooks on, the safety net's first poll.
+    public var lateSeconds: Double
     public var samples: Int
 
     /// z of the first percentile of a standard normal.
@@ -23,6 +26,7 @@ public struct RunTimeEstimate: Sendable, Hashable {
         let deviation = (logs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(logs.count - 1)).squareRoot()
         earlySeconds = min(exp(mean - Self.earlyQuantileZ * deviation), sorted[0])
         medianSeconds = sorted[sorted.count / 2]
+        lateSeconds = max(exp(mean + Self.earlyQuantileZ * deviation), sorted[sorted.count - 1])
         samples = sorted.count
     }
 }

@@ -90,6 +90,7 @@ public enum RunTransition: Sendable, Hashable {
             next.nextPollAt = until  // a poll that dies with its process is due again when the lease runs out
         case .schedulePoll(let providerStatus, let nextPollAt):
             next.providerStatus = providerStatus
+            if providerStatus == "in_progress", run.providerStartedAt == nil { next.providerStartedAt = now }
             next.pollCount = run.pollCount + 1
             next.nextPollAt = nextPollAt
             next.leaseOwner = nil

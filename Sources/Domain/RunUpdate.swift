@@ -8,7 +8,7 @@ import Foundation
 /// because status and owner can come back: a worker whose write is retried through a long
 /// outage may find the run released, re-claimed by itself and sent again (attempt + 1) —
 /// its old write must then fail, not overwrite the newer send.
-public struct RunUpdate: Sendable {
+public struct RunUpdate: Sendable, Hashable {
     public var run: Run
     public var expectedStatus: RunStatus
     public var expectedLeaseOwner: String?

@@ -20,6 +20,7 @@ public struct StoredRunColumns: Sendable {
     public var error: String?
     public var usage: String?
     public var costMicros: Int64?
+    public var orphanCostMicros: Int64 = 0
     public var pollCount = 0
     public var nextPollAt: Date?
     public var availableAt: Date?
@@ -36,6 +37,7 @@ public struct StoredRunColumns: Sendable {
     public var sendStartedAt: Date?
     public var createdAt: Date?
     public var submittedAt: Date?
+    public var providerStartedAt: Date?
     public var providerCompletedAt: Date?
     public var finalizedAt: Date?
     public var updatedAt: Date?
@@ -68,6 +70,7 @@ public struct StoredRunColumns: Sendable {
         run.error = try json(RunFailure.self, error, "error")
         run.usage = try json(RunUsage.self, usage, "usage")
         run.costMicros = costMicros
+        run.orphanCostMicros = orphanCostMicros
         run.pollCount = pollCount
         run.nextPollAt = nextPollAt
         run.availableAt = availableAt ?? created
@@ -83,6 +86,7 @@ public struct StoredRunColumns: Sendable {
         run.promptVersion = promptVersion
         run.sendStartedAt = sendStartedAt
         run.submittedAt = submittedAt
+        run.providerStartedAt = providerStartedAt
         run.providerCompletedAt = providerCompletedAt
         run.finalizedAt = finalizedAt
         run.updatedAt = updatedAt ?? created

@@ -16,6 +16,10 @@ public struct PollPassResult: Sendable, Hashable {
     public var retrieveErrors = 0
     public var released = 0
     public var lostLeases = 0
+    /// Webhook deliveries whose response no in-flight run held, looked at this pass.
+    public var webhooksLookedAt = 0
+    public var adopted = 0
+    public var orphans = 0
 
     public init() {}
 
@@ -47,5 +51,8 @@ extension PollPassResult {
         retrieveErrors += other.retrieveErrors
         released += other.released
         lostLeases += other.lostLeases
+        webhooksLookedAt += other.webhooksLookedAt
+        adopted += other.adopted
+        orphans += other.orphans
     }
 }

@@ -28,6 +28,7 @@ public struct Poller: Sendable {
             .poll, owner: environment.owner, limit: settings.batchSize,
             leaseUntil: now.addingTimeInterval(settings.leaseSeconds), now: dueBy ?? now)
         result.claimed = claimed.count
+        if settings.webhooksEnabled { try await lookAtUnmatchedWebhooks(now: now, into: &result) }
         guard !claimed.isEmpty else { return result }
         let outcomes = try await withLeaseRenewal(
             store: environment.store, ids: claimed.map(\.id), owner: environment.owner,

@@ -15,18 +15,22 @@ extension PostgresRunStore {
             var oldest: Date?
             var cost: Int64 = 0
             var duplicates = 0
-            for try await (first, total, dups) in try await client.query(
+            var orphanCost: Int64 = 0
+            var orphans = 0
+            for try await (first, total, dups, orphanTotal, orphanCount) in try await client.query(
                 """
                 SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued'),
                        (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs),
-                       (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate')
+                       (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'),
+                       (SELECT coalesce(sum(orphan_cost_micros), 0)::bigint FROM ai_runs),
+                       (SELECT count(*) FROM ai_run_events WHERE kind = 'orphan_response')
                 """, logger: logger
-            ).decode((Date?, Int64, Int).self) {
-                (oldest, cost, duplicates) = (first, total, dups)
+            ).decode((Date?, Int64, Int, Int64, Int).self) {
+                (oldest, cost, duplicates, orphanCost, orphans) = (first, total, dups, orphanTotal, orphanCount)
             }
             return RunSummary(
                 counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
-                costMicros: cost, possibleDuplicates: duplicates)
+                costMicros: cost + orphanCost, possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
         }
     }
 

@@ -8,10 +8,10 @@ extension PostgresRunStore {
     static let columns = """
         id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input::text AS input, \
         policy::text AS policy, status, attempt, response_id, provider_status, output::text AS output, \
-        error::text AS error, usage::text AS usage, cost_micros, poll_count, \
+        error::text AS error, usage::text AS usage, cost_micros, orphan_cost_micros, poll_count, \
         next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, \
         reviewed_by, reviewed_at, reviewed_output::text AS reviewed_output, displayed_at, displayed_by, prompt_version, \
-        send_started_at, created_at, submitted_at, provider_completed_at, finalized_at, updated_at
+        send_started_at, created_at, submitted_at, provider_started_at, provider_completed_at, finalized_at, updated_at
         """
 
     /// `SELECT <every column> FROM ai_runs <tail>`.
@@ -45,6 +45,7 @@ extension PostgresRunStore {
         c.error = try row["error"].decode(String?.self)
         c.usage = try row["usage"].decode(String?.self)
         c.costMicros = try row["cost_micros"].decode(Int64?.self)
+        c.orphanCostMicros = try row["orphan_cost_micros"].decode(Int64.self)
         c.pollCount = try row["poll_count"].decode(Int.self)
         c.nextPollAt = try row["next_poll_at"].decode(Date?.self)
         c.availableAt = try row["available_at"].decode(Date?.self)
@@ -61,6 +62,7 @@ extension PostgresRunStore {
         c.sendStartedAt = try row["send_started_at"].decode(Date?.self)
         c.createdAt = try row["created_at"].decode(Date?.self)
         c.submittedAt = try row["submitted_at"].decode(Date?.self)
+        c.providerStartedAt = try row["provider_started_at"].decode(Date?.self)
         c.providerCompletedAt = try row["provider_completed_at"].decode(Date?.self)
         c.finalizedAt = try row["finalized_at"].decode(Date?.self)
         c.updatedAt = try row["updated_at"].decode(Date?.self)
@@ -78,7 +80,7 @@ extension PostgresRunStore {
                 cost_micros = \(run.costMicros), poll_count = \(run.pollCount), next_poll_at = \(run.nextPollAt),
                 available_at = \(run.availableAt), lease_owner = \(run.leaseOwner), lease_expires_at = \(run.leaseExpiresAt),
                 review_state = coalesce(\(run.reviewState), review_state), prompt_version = \(run.promptVersion),
-                send_started_at = \(run.sendStartedAt), submitted_at = \(run.submittedAt),
+                send_started_at = \(run.sendStartedAt), submitted_at = \(run.submittedAt), provider_started_at = \(run.providerStartedAt),
                 provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt)
             WHERE id = \(run.id.rawValue) AND status = \(update.expectedStatus.rawValue)
               AND lease_owner IS NOT DISTINCT FROM \(update.expectedLeaseOwner)

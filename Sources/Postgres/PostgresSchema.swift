@@ -190,6 +190,30 @@ enum PostgresSchema {
         ),
     ]
 
+    static let webhookMigration: (String, [String]) = (
+        // Webhook deliveries, remembered by webhook-id for OpenAI's 72 h of retries; those whose
+        // response no in-flight run holds wait for the poller to look at the provider.
+        "v5_webhooks",
+        [
+            "ALTER TABLE ai_runs ADD COLUMN orphan_cost_micros bigint NOT NULL DEFAULT 0, ADD COLUMN provider_started_at timestamptz",
+            """
+            CREATE TABLE kiln_webhook_deliveries (
+                webhook_id text PRIMARY KEY,
+                event_type text NOT NULL,
+                response_id text,
+                received_at timestamptz NOT NULL,
+                expires_at timestamptz NOT NULL,
+                handled_at timestamptz,
+                claimed_by text,
+                claim_expires_at timestamptz
+            )
+            """,
+            "CREATE INDEX kiln_webhook_deliveries_expiry ON kiln_webhook_deliveries (expires_at)",
+            "CREATE INDEX kiln_webhook_deliveries_unhandled ON kiln_webhook_deliveries (received_at) WHERE handled_at IS NULL",
+            "CREATE INDEX ai_run_events_orphans ON ai_run_events (kind) WHERE kind = 'orphan_response'",
+        ]
+    )
+
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -202,7 +226,7 @@ enum PostgresSchema {
             {
                 applied.insert(version)
             }
-            for (version, statements) in migrations where !applied.contains(version) {
+            for (version, statements) in migrations + [webhookMigration] where !applied.contains(version) {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

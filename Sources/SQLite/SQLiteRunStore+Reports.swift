@@ -13,13 +13,15 @@ extension SQLiteRunStore {
                 }
                 let oldest = try String.fetchOne(db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued'")
                 let cost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs") ?? 0
+                let orphanCost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(orphan_cost_micros), 0) FROM ai_runs") ?? 0
                 let duplicates =
                     try Int.fetchOne(
                         db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0
+                let orphans = try Int.fetchOne(db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'orphan_response'") ?? 0
                 return RunSummary(
                     counts: counts, oldestQueuedAt: oldest.flatMap(Timestamp.parse),
-                    inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost,
-                    possibleDuplicates: duplicates)
+                    inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost + orphanCost,
+                    possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
             }
         }
     }

@@ -30,6 +30,7 @@ extension SQLiteRunStore {
         c.error = row["error"]
         c.usage = row["usage"]
         c.costMicros = row["cost_micros"]
+        c.orphanCostMicros = row["orphan_cost_micros"]
         c.pollCount = row["poll_count"]
         c.nextPollAt = try time("next_poll_at")
         c.availableAt = try time("available_at")
@@ -46,6 +47,7 @@ extension SQLiteRunStore {
         c.sendStartedAt = try time("send_started_at")
         c.createdAt = try time("created_at")
         c.submittedAt = try time("submitted_at")
+        c.providerStartedAt = try time("provider_started_at")
         c.providerCompletedAt = try time("provider_completed_at")
         c.finalizedAt = try time("finalized_at")
         c.updatedAt = try time("updated_at")

@@ -238,7 +238,7 @@ public final class SQLiteRunStore: RunStore {
                 UPDATE ai_runs SET status = ?, attempt = ?, response_id = ?, provider_status = ?, output = ?,
                     error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
                     lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
-                    prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_completed_at = ?,
+                    prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_started_at = ?, provider_completed_at = ?,
                     finalized_at = ?, updated_at = ?
                 WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
                 """,
@@ -246,7 +246,8 @@ public final class SQLiteRunStore: RunStore {
                 run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, JSONText.encode(run.output),
                 JSONText.encode(run.error), JSONText.encode(run.usage), run.costMicros, run.pollCount, text(run.nextPollAt),
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
-                text(run.sendStartedAt), text(run.submittedAt), text(run.providerCompletedAt), text(run.finalizedAt),
+                text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
+                text(run.finalizedAt),
                 text(run.updatedAt), run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
                 update.expectedAttempt, update.expectedAttempt,
             ])

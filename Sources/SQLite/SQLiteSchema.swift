@@ -142,6 +142,29 @@ enum SQLiteSchema {
                     END;
                     """)
         }
+        migrator.registerMigration("v4_webhooks") { db in
+            // Webhook deliveries, remembered by webhook-id for OpenAI's 72 h of retries; those whose
+            // response no in-flight run holds wait for the poller to look at the provider.
+            try db.execute(
+                sql: """
+                    ALTER TABLE ai_runs ADD COLUMN orphan_cost_micros INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE ai_runs ADD COLUMN provider_started_at TEXT;
+                    CREATE TABLE kiln_webhook_deliveries (
+                        webhook_id TEXT PRIMARY KEY NOT NULL,
+                        event_type TEXT NOT NULL,
+                        response_id TEXT,
+                        received_at TEXT NOT NULL,
+                        expires_at TEXT NOT NULL,
+                        handled_at TEXT,
+                        claimed_by TEXT,
+                        claim_expires_at TEXT
+                    );
+                    CREATE INDEX kiln_webhook_deliveries_expiry ON kiln_webhook_deliveries (expires_at);
+                    CREATE INDEX kiln_webhook_deliveries_unhandled ON kiln_webhook_deliveries (received_at)
+                        WHERE handled_at IS NULL;
+                    CREATE INDEX ai_run_events_orphans ON ai_run_events (kind) WHERE kind = 'orphan_response';
+                    """)
+        }
         return migrator
     }
 }

@@ -10,18 +10,23 @@ import ServiceLifecycle
 /// terminal state over simulated time, and injects faults on demand.
 ///
 /// Tests, benchmarks and the demo run against it. `/_sim/stats` and `/_sim/runs/{run_id}`
-/// expose what it saw, for checking Kiln against the provider's own record.
+/// expose what it saw, for checking Kiln against the provider's own record. With
+/// ``SimulatorConfiguration/webhooks`` set it also announces each background response's end
+/// with a signed webhook, as OpenAI does.
 public final class Simulator: Sendable {
     let state: SimulatorState
+    let webhooks: WebhookSender
     private let logger: Logger
 
     public init(configuration: SimulatorConfiguration, logger: Logger = Logger(label: "kiln.simulator")) {
-        state = SimulatorState(configuration: configuration)
+        let state = SimulatorState(configuration: configuration)
+        self.state = state
         self.logger = logger
+        webhooks = WebhookSender(configuration: { state.configuration }, now: { Simulator.now() }, logger: logger)
     }
 
     /// The Hummingbird application, bound to `host:port` (port 0 picks a free one;
-    /// `onRunning` gets the bound port).
+    /// `onRunning` gets the bound port), with the webhook sender running beside the server.
     public func application(
         host: String = "127.0.0.1", port: Int, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -29,22 +34,27 @@ public final class Simulator: Sendable {
         quiet.logLevel = .warning
         return Application(
             router: makeRouter(), configuration: .init(address: .hostname(host, port: port), serverName: "kiln-simulator"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: quiet)
+            services: [webhooks], onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: quiet)
     }
 
     /// Starts the simulator on a free loopback port for the duration of `body`, then shuts
-    /// it down gracefully.
+    /// it down gracefully. Throws ``WebhookSettingsError`` at once for invalid webhook settings.
     public func withRunning<T: Sendable>(_ body: @Sendable (_ baseURL: String) async throws -> T) async throws -> T {
+        try state.configuration.webhooks?.validate()
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = application(port: 0) { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
+                defer { continuation.finish() }
                 try await group.run()
                 return nil
             }
             var ports = stream.makeAsyncIterator()
-            guard let port = await ports.next() else { throw CancellationError() }
+            guard let port = await ports.next() else {
+                _ = try await tasks.next()  // the group's error, if it failed to start
+                throw CancellationError()
+            }
             do {
                 let result = try await body("http://127.0.0.1:\(port)/v1")
                 await group.triggerGracefulShutdown()
@@ -63,19 +73,24 @@ public final class Simulator: Sendable {
 
     public func reconfigure(_ change: (inout SimulatorConfiguration) -> Void) { state.update(change) }
 
+    /// What the webhook sender did so far (all zero without ``SimulatorConfiguration/webhooks``).
+    public var webhookCounters: WebhookCounters { webhooks.counters }
+
     /// Create bodies received, when `recordCreateBodies` is on.
     public var recordedCreateBodies: [Data] { state.counters.recordedBodies }
 
     /// What the simulator saw: the body of `GET /_sim/stats`.
     public func statistics() -> [String: Any] {
         let counters = state.counters
-        return [
+        var statistics: [String: Any] = [
             "creates": counters.creates, "creates_by_run": counters.createsByRun,
             "duplicate_creates": counters.createsByRun.values.reduce(0) { $0 + max(0, $1 - 1) },
             "retrieves": counters.retrieves, "cancels": counters.cancels, "deletes": counters.deletes,
             "faults": counters.faults, "responses": state.responseCount,
             "retrieves_by_response": counters.retrievesByResponse,
         ]
+        if state.configuration.webhooks != nil { statistics["webhooks"] = webhooks.counters.dictionary }
+        return statistics
     }
 
     /// Every response's timeline in real unix seconds (created, left the queue, finished)
@@ -131,7 +146,9 @@ public final class Simulator: Sendable {
                 case .notFound: return Self.notFound(id)
                 case .notBackground:
                     return Self.error(400, "Cannot cancel a synchronous response.", type: "invalid_request_error", param: nil, code: nil)
-                case .cancelled(let response): return Self.json(response.json(at: Self.now()))
+                case .cancelled(let response):
+                    if let cancelledAt = response.cancelledAt { self.webhooks.responseCancelled(id, at: cancelledAt) }
+                    return Self.json(response.json(at: Self.now()))
                 }
             }
         }
@@ -215,7 +232,15 @@ public final class Simulator: Sendable {
                 return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: problem.code)
             case .success(let value): parsed = value
             }
-            let response = self.state.create(parsed, now: Self.now())
+            let early = self.webhooks.drawsEarly(parsed)
+            let response = self.state.create(parsed, now: Self.now(), endsAtOnce: early)
+            self.webhooks.responseCreated(response, early: early)
+            if early {
+                // The event goes first; the answer is still the snapshot of when the response
+                // was accepted (`queued`), as a fast generation's would be.
+                await self.webhooks.deliverEarly(response.id)
+                return Self.json(response.json(at: response.createdAt.nextDown))
+            }
             if !parsed.background {
                 // A blocking create holds the connection for the whole generation.
                 let wait = max(0, response.endsAt - Self.now())

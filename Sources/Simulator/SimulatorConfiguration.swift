@@ -33,6 +33,10 @@ public struct SimulatorConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// Keep the last create bodies (for the spec-fidelity tests).
     public var recordCreateBodies = false
+    /// When set, every background response that ends (completed, failed, incomplete, or
+    /// cancelled through the API) is announced by a signed webhook to this receiver, as
+    /// OpenAI does, whether or not anybody polls it. Off by default.
+    public var webhooks: WebhookSettings? = nil
 
     public init() {}
 }

@@ -74,8 +74,9 @@ final class SimulatorState: Sendable {
         let body: Data
     }
 
-    /// Plans and stores a new response.
-    func create(_ request: CreateRequest, now: Double) -> SimulatedResponse {
+    /// Plans and stores a new response. `endsAtOnce` skips its queue and generation (a `stuck`
+    /// outcome completes instead), for a create whose webhook must beat its answer.
+    func create(_ request: CreateRequest, now: Double, endsAtOnce: Bool = false) -> SimulatedResponse {
         inner.withLock { state -> SimulatedResponse in
             state.sequence += 1
             let c = state.configuration
@@ -89,7 +90,7 @@ final class SimulatorState: Sendable {
             if let window = request.completionWindow, window != "soonest" { queueWait = random.unit() * c.windowQueueWaitMax }
             if !request.background { queueWait = 0 }
             queueWait = directives.queue ?? queueWait
-            let generation = directives.generation ?? random.logNormal(median: c.generationMedian, sigma: c.generationSigma)
+            var generation = directives.generation ?? random.logNormal(median: c.generationMedian, sigma: c.generationSigma)
             let draw = random.unit()
             var outcome: SimulatedResponse.Outcome =
                 draw < c.stuckShare
@@ -99,6 +100,10 @@ final class SimulatorState: Sendable {
                     : draw < c.stuckShare + c.failedShare + c.incompleteShare ? .incomplete : .completed
             if let forced = directives.outcome { outcome = forced }
             if !request.background, outcome == .stuck { outcome = .completed }
+            if endsAtOnce {
+                (queueWait, generation) = (0, 0)
+                if outcome == .stuck { outcome = .completed }
+            }
             let id = String(format: "resp_%016llx%08llx", state.sequence, random.next() & 0xffff_ffff)
             let startsAt = now + queueWait / c.timeScale
             let response = SimulatedResponse(

@@ -121,6 +121,19 @@ struct BadInputTests {
         Case(
             name: "review of an unknown run", arguments: ["review", "run_nope", "accept", "--tenant", "t"],
             message: "run run_nope not found for tenant t"),
+        Case(
+            name: "listen without a webhook secret", arguments: ["work", "--listen", "127.0.0.1:0"],
+            environment: ["OPENAI_API_KEY": "sk-x"], message: "--listen receives webhooks and needs their secret"),
+        Case(
+            name: "a webhook secret too short", arguments: ["work", "--once"],
+            environment: ["OPENAI_API_KEY": "sk-x", "OPENAI_WEBHOOK_SECRET": "whsec_c2hvcnQ="], message: "OPENAI_WEBHOOK_SECRET"),
+        Case(
+            name: "an empty webhook secret", arguments: ["serve", "--listen", "127.0.0.1:0"],
+            environment: ["OPENAI_WEBHOOK_SECRET": ""], message: "OPENAI_WEBHOOK_SECRET"),
+        Case(
+            name: "a listen address without a port", arguments: ["serve", "--listen", "localhost"],
+            environment: ["OPENAI_WEBHOOK_SECRET": "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()],
+            message: "--listen must be HOST:PORT"),
         Case(name: "unknown run", arguments: ["show", "run_nope", "--tenant", "t"], message: "run run_nope not found for tenant t"),
         Case(name: "list limit out of range", arguments: ["list", "--limit", "0"], message: "--limit must be in"),
         Case(

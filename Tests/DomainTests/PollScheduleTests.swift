@@ -28,7 +28,7 @@ struct PollScheduleTests {
 
     @Test func eachPollComesGrowthMinusOneOfTheRunsAgeLaterWithinTheBounds() {
         func interval(age: Double, random: Double = 0) -> Double {
-            schedule.nextPoll(submittedAt: start, now: start + age, providerStatus: .inProgress, window: nil, random: random)
+            schedule.nextPoll(startedAt: start, now: start + age, providerStatus: .inProgress, window: nil, random: random)
                 .timeIntervalSince(start + age)
         }
         #expect(abs(interval(age: 100) - 9.5) < 1e-9, "growth 1.095: 9.5 % of the age")
@@ -44,7 +44,7 @@ struct PollScheduleTests {
         #expect(learned.earlySeconds <= 41, "never later than the shortest learned run")
         #expect(schedule.firstPoll(at: start, estimate: learned, window: nil, random: 0) == start + learned.earlySeconds)
         #expect(schedule.firstPoll(at: start, estimate: learned, window: .twoHours, random: 0) == start + 120)
-        let queued = schedule.nextPoll(submittedAt: start, now: start + 10, providerStatus: .queued, window: .eightHours, random: 0)
+        let queued = schedule.nextPoll(startedAt: start, now: start + 10, providerStatus: .queued, window: .eightHours, random: 0)
         #expect(queued == start + 130)
         #expect(RunTimeEstimate(durations: [1, 2, 3]) == nil, "too few runs to learn from")
     }
@@ -68,7 +68,7 @@ struct PollScheduleTests {
                 polls += 1
                 while now < done {
                     now = schedule.nextPoll(
-                        submittedAt: start, now: start + now, providerStatus: .inProgress, window: nil, random: draws.unit()
+                        startedAt: start, now: start + now, providerStatus: .inProgress, window: nil, random: draws.unit()
                     )
                     .timeIntervalSince(start)
                     polls += 1

@@ -11,6 +11,13 @@ public final class InMemoryRunStore: RunStore {
     private struct Tables {
         var runs: [RunID: Run] = [:]
         var events: [RunEvent] = []
+        var deliveries: [String: Delivery] = [:]
+    }
+
+    private struct Delivery {
+        var delivery: WebhookDelivery
+        var handled = false
+        var claimExpiresAt: Date?
     }
 
     private let tables = Mutex(Tables())
@@ -97,6 +104,63 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
+    public func recordWebhook(_ delivery: WebhookDelivery, now: Date) async throws -> WebhookReceipt {
+        tables.withLock { tables in
+            tables.deliveries = tables.deliveries.filter { $0.value.delivery.expiresAt >= now }
+            guard tables.deliveries[delivery.webhookID] == nil else { return .duplicate }
+            tables.deliveries[delivery.webhookID] = Delivery(delivery: delivery)
+            guard let response = delivery.responseID else {
+                tables.deliveries[delivery.webhookID]?.handled = true
+                return .ignored
+            }
+            guard let id = Self.makeDue(response, now: now, in: &tables) else { return .unmatched }
+            tables.deliveries[delivery.webhookID]?.handled = true
+            return .madeDue(id)
+        }
+    }
+
+    public func claimUnmatchedWebhooks(owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [WebhookDelivery] {
+        tables.withLock { tables in
+            let due = tables.deliveries.values.filter { !$0.handled && ($0.claimExpiresAt ?? now) <= now }
+                .sorted { $0.delivery.receivedAt < $1.delivery.receivedAt }.prefix(limit)
+            for entry in due { tables.deliveries[entry.delivery.webhookID]?.claimExpiresAt = leaseUntil }
+            return due.map(\.delivery)
+        }
+    }
+
+    public func markWebhookHandled(_ webhookID: String, now: Date) async throws {
+        tables.withLock { tables in tables.deliveries[webhookID]?.handled = true }
+    }
+
+    public func makeDue(response: ResponseID, now: Date) async throws -> RunID? {
+        tables.withLock { tables in Self.makeDue(response, now: now, in: &tables) }
+    }
+
+    public func recordOrphan(_ orphan: OrphanResponse) async throws -> Bool {
+        tables.withLock { tables in
+            guard var run = tables.runs[orphan.runID] else { return false }
+            let seen = tables.events.contains {
+                $0.runID == orphan.runID && $0.kind == "orphan_response"
+                    && $0.details["response_id"]?.stringValue == orphan.responseID.rawValue
+            }
+            if seen { return false }
+            run.orphanCostMicros += orphan.costMicros
+            run.updatedAt = orphan.at
+            tables.runs[orphan.runID] = run
+            Self.append(orphan.event, to: &tables)
+            return true
+        }
+    }
+
+    private static func makeDue(_ response: ResponseID, now: Date, in tables: inout Tables) -> RunID? {
+        guard var run = tables.runs.values.first(where: { $0.responseID == response && $0.status == .inProgress }) else { return nil }
+        if (run.nextPollAt ?? .distantFuture) > now, run.leaseOwner == nil || (run.leaseExpiresAt ?? now) <= now {
+            run.nextPollAt = now
+            tables.runs[run.id] = run
+        }
+        return run.id
+    }
+
     /// Mimics the contract's triggers (``RunMark/refusal(on:)``, ``RunMark/event(on:)``).
     public func record(_ mark: RunMark, on id: RunID, tenant: TenantID) async throws -> Run? {
         try tables.withLock { tables throws(KilnError) -> Run? in
@@ -131,11 +195,13 @@ public final class InMemoryRunStore: RunStore {
         tables.withLock { tables in
             let runs = tables.runs.values
             let counts = Dictionary(grouping: runs, by: \.status.rawValue).mapValues(\.count)
+            let orphanCost = runs.map(\.orphanCostMicros).reduce(0, +)
             return RunSummary(
                 counts: counts, oldestQueuedAt: runs.filter { $0.status == .queued }.map(\.createdAt).min(),
                 inFlight: runs.filter { $0.status == .submitting || $0.status == .inProgress }.count,
-                costMicros: runs.compactMap(\.costMicros).reduce(0, +),
-                possibleDuplicates: tables.events.filter { $0.kind == "possible_duplicate" }.count)
+                costMicros: runs.compactMap(\.costMicros).reduce(0, +) + orphanCost,
+                possibleDuplicates: tables.events.filter { $0.kind == "possible_duplicate" }.count,
+                orphanResponses: tables.events.filter { $0.kind == "orphan_response" }.count, orphanCostMicros: orphanCost)
         }
     }
 
@@ -201,6 +267,7 @@ public final class InMemoryRunStore: RunStore {
         stored.promptVersion = next.promptVersion
         stored.sendStartedAt = next.sendStartedAt
         stored.submittedAt = next.submittedAt
+        stored.providerStartedAt = next.providerStartedAt
         stored.providerCompletedAt = next.providerCompletedAt
         stored.finalizedAt = next.finalizedAt
         stored.updatedAt = next.updatedAt

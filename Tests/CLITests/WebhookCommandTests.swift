@@ -15,19 +15,6 @@ struct WebhookCommandTests {
         case sqlite, postgres
     }
 
-    static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     @Test(arguments: Backend.allCases)
     func twoExecutorsAndAReceiverFinishEveryRunOnceByWebhook(backend: Backend) async throws {
@@ -43,7 +30,7 @@ struct WebhookCommandTests {
         }
         #expect(try await kiln.run(["status"]).status == 0, "creates and migrates the database")
         let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        let port = try Self.freePort()
+        let port = try FreePort.loopback()
         var configuration = SimulatorConfiguration()
         configuration.queueWaitMax = 0.1
         configuration.generationMedian = 0.5

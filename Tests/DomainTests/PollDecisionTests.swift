@@ -141,4 +141,43 @@ struct PollDecisionTests {
         }
         #expect(failure.code == "response_not_found")
     }
+
+    /// A run with a `2h` window that waited an hour in the provider's queue: once a poll sees
+    /// it running, its polls follow the generation, not the hour it queued (which would clamp
+    /// every interval at the 120 s maximum and let the result land up to two minutes late).
+    @Test func aWindowRunsPollsCountFromWhenItLeftTheQueue() throws {
+        let windowPolicy = RunPolicy(model: "gpt-5-mini", deadlineSeconds: 8 * 3600, completionWindow: .twoHours)
+        var run = inFlight()
+        run.providerStatus = "queued"
+        let now = Self.submitted + 3600
+        let queued = decision.after(
+            .retrieve(ResponseID("resp_1")), response: response(.queued), run: run, policy: .success(windowPolicy), now: now, random: 0)
+        guard case .schedulePoll(_, let whileQueued) = queued.transition else {
+            Issue.record("not rescheduled")
+            return
+        }
+        #expect(whileQueued.timeIntervalSince(now) == PollerSettings().maxIntervalSeconds, "queued: the maximum interval")
+
+        let seen = decision.after(
+            .retrieve(ResponseID("resp_1")), response: response(.inProgress), run: run, policy: .success(windowPolicy), now: now, random: 0)
+        guard case .schedulePoll(_, let next) = seen.transition else {
+            Issue.record("not rescheduled")
+            return
+        }
+        #expect(next.timeIntervalSince(now) < 10, "the generation is at most minutes old, not an hour")
+        let update = try #require(RunUpdate.make(seen.transition, on: run, at: now, actor: "p"))
+        #expect(update.run.providerStartedAt == now, "recorded when a poll first saw it running")
+
+        // Later polls keep counting from there: ten minutes into the generation, about a minute apart.
+        var running = update.run
+        running.providerStatus = "in_progress"
+        let later = decision.after(
+            .retrieve(ResponseID("resp_1")), response: response(.inProgress), run: running, policy: .success(windowPolicy),
+            now: now + 600, random: 0)
+        guard case .schedulePoll(_, let after) = later.transition else {
+            Issue.record("not rescheduled")
+            return
+        }
+        #expect((55...65).contains(after.timeIntervalSince(now + 600)), "\(after.timeIntervalSince(now + 600))")
+    }
 }

@@ -48,21 +48,6 @@ struct WebhookRig {
         }
     }
 
-    /// A port nothing listens on now.
-    static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// Runs `body` with the simulator and Kiln's receiver up; both stop afterwards.
     static func with(
@@ -72,7 +57,7 @@ struct WebhookRig {
     ) async throws {
         let store = try await store(backend)
         let secret = secret()
-        let port = try freePort()
+        let port = try FreePort.loopback()
         var settings = WebhookSettings(url: "http://127.0.0.1:\(port)/webhooks/openai", secret: secret)
         change(&settings)
         var simulated = SimulatorConfiguration()

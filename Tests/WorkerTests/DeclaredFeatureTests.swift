@@ -71,7 +71,7 @@ struct DeclaredFeatureTests {
                 try await execute(
                     "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES ('\(id)', 'acme', '\(feature)', '\(input)')")
             }
-            try await Self.drain(h, store: store)
+            try await h.drain(store: store, timeout: 30)
             func run(_ id: String) async throws -> Run { try #require(try await store.run(RunID(id), tenant: nil)) }
 
             let reply = try await run("run_reply")
@@ -121,21 +121,5 @@ struct DeclaredFeatureTests {
             #expect(h.simulator.responses(ofRun: "run_badrole").isEmpty)
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
-    }
-
-    /// Passes of a submitter and a poller on `store` until nothing is queued or in flight.
-    static func drain(_ h: Harness, store: any RunStore) async throws {
-        let (environment, client) = h.environment(store: store)
-        let submitter = Submitter(environment: environment)
-        let poller = Poller(environment: environment)
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            _ = try await submitter.runOnce(now: Date())
-            _ = try await poller.runOnce(now: Date())
-            let summary = try await store.summary()
-            if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        try await client.shutdown()
     }
 }

@@ -85,8 +85,9 @@ struct Harness {
     }
 
     /// Passes of a submitter and a poller until every run is terminal (or `timeout`).
-    func drain(owner: String = "test:1", key: String = Harness.apiKey, timeout: Double = 20) async throws {
-        let (environment, client) = self.environment(owner: owner, key: key)
+    func drain(owner: String = "test:1", key: String = Harness.apiKey, store: (any RunStore)? = nil, timeout: Double = 20) async throws {
+        let store = store ?? self.store
+        let (environment, client) = self.environment(owner: owner, key: key, store: store)
         let submitter = Submitter(environment: environment)
         let poller = Poller(environment: environment)
         let deadline = Date().addingTimeInterval(timeout)

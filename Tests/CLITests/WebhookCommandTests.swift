@@ -15,7 +15,6 @@ struct WebhookCommandTests {
         case sqlite, postgres
     }
 
-
     @Test(arguments: Backend.allCases)
     func twoExecutorsAndAReceiverFinishEveryRunOnceByWebhook(backend: Backend) async throws {
         var kiln = try KilnProcess()

@@ -48,7 +48,6 @@ struct WebhookRig {
         }
     }
 
-
     /// Runs `body` with the simulator and Kiln's receiver up; both stop afterwards.
     static func with(
         backend: Backend, webhooks change: @Sendable (inout WebhookSettings) -> Void = { _ in },

@@ -95,7 +95,7 @@ public struct PollDecision: Sendable {
             return Verdict(.timeOut(providerStatus: response.status.rawValue))
         }
         var next = PollSchedule(settings: settings).nextPoll(
-            startedAt: ageStart(of: run, window: policy.completionWindow, status: response.status, now: now), now: now,
+            startedAt: Self.ageStart(of: run, window: policy.completionWindow, status: response.status, now: now), now: now,
             providerStatus: response.status, window: policy.completionWindow, random: random)
         next = min(next, max(now.addingTimeInterval(settings.minIntervalSeconds), run.deadline(policy)))
         return Verdict(.schedulePoll(providerStatus: response.status.rawValue, nextPollAt: next))
@@ -132,7 +132,7 @@ public struct PollDecision: Sendable {
         // The geometric schedule backs off by itself (intervals grow with the run's age); a
         // wait the provider asked for comes on top.
         let scheduled = PollSchedule(settings: settings).nextPoll(
-            startedAt: ageStart(of: run, window: policy.completionWindow, status: nil, now: now), now: now,
+            startedAt: Self.ageStart(of: run, window: policy.completionWindow, status: nil, now: now), now: now,
             providerStatus: ProviderResponse.Status(run.providerStatus ?? "in_progress"), window: policy.completionWindow,
             random: random)
         let next = max(scheduled, now.addingTimeInterval(error.retryAfter ?? 0))
@@ -141,15 +141,16 @@ public struct PollDecision: Sendable {
     }
 
     /// When a run's age counts from for its poll schedule: its submission; for a run with a
-    /// `2h`/`8h` window, when it left the provider's queue. That moment lies between the last
-    /// poll that saw it `queued` (about `max_interval_seconds` earlier: queued window runs are
-    /// polled at that interval) and the first that saw it `in_progress`
-    /// (`provider_started_at`, or now if this poll is the first): the midpoint is taken.
-    func ageStart(of run: Run, window: RunPolicy.CompletionWindow?, status: ProviderResponse.Status?, now: Date) -> Date {
+    /// `2h`/`8h` window, when a poll first saw it `in_progress` (`provider_started_at`, or now if
+    /// this poll is the first). It left the queue somewhat earlier (after the last poll that saw
+    /// it `queued`), so this age is never longer than its generation's and the lag stays under
+    /// `growth − 1` of the generation; taking the midpoint instead was measured at 45 polls a
+    /// run against 59, but a p99 lag of 0.1001 of the generation against 0.061.
+    static func ageStart(of run: Run, window: RunPolicy.CompletionWindow?, status: ProviderResponse.Status?, now: Date) -> Date {
         let submitted = run.submittedAt ?? run.createdAt
         guard let window, window != .soonest else { return submitted }
-        guard let seen = run.providerStartedAt ?? (status == .inProgress ? now : nil) else { return submitted }
-        return max(submitted, seen.addingTimeInterval(-settings.maxIntervalSeconds / 2))
+        if let started = run.providerStartedAt { return started }
+        return status == .inProgress ? now : submitted
     }
 
     static func invalidPolicy(_ error: KilnError) -> RunFailure {

@@ -201,7 +201,7 @@ def kiln_environment(scale, database, base, extra=None):
     env = dict(os.environ, KILN_DATABASE_URL=str(database), OPENAI_BASE_URL=base + "/v1", OPENAI_API_KEY="sk-bench",
                KILN_LOG_LEVEL="warning")
     for key, seconds in {"POLLER_INITIAL_DELAY_SECONDS": 5, "POLLER_MIN_INTERVAL_SECONDS": 2,
-                         "POLLER_MAX_INTERVAL_SECONDS": 120, "POLLER_SAFETY_NET_MAX_SECONDS": 300, "SUBMITTER_RETRY_BASE_SECONDS": 2,
+                         "POLLER_MAX_INTERVAL_SECONDS": 120, "POLLER_SAFETY_NET_MAX_SECONDS": 540, "SUBMITTER_RETRY_BASE_SECONDS": 2,
                          "SUBMITTER_RETRY_MAX_SECONDS": 300, "WORKER_MAX_IDLE_SECONDS": 30}.items():
         env["KILN_" + key] = f"{seconds / scale:.6g}"
     env["KILN_POLICY_DEADLINE_SECONDS"] = str(max(1, round(4 * 3600 / scale)))  # an integer key

@@ -83,7 +83,7 @@ extension ConfigurationLoader {
         Key(name: "poller.jitter", help: "random spread of each interval, as a share") { $0.poller.jitter = try Parse.double($1) },
         Key(
             name: "poller.safety_net_max_seconds",
-            help: "with webhooks on, the longest wait between safety-net polls (under the ~10-minute retention)"
+            help: "with webhooks on, the longest wait between safety-net polls (≤ 600, under the ~10-minute retention)"
         ) { $0.poller.safetyNetMaxSeconds = try Parse.double($1) },
         Key(name: "worker.shutdown_grace_seconds", help: "on SIGTERM, time to finish calls in flight") {
             $0.worker.shutdownGraceSeconds = try Parse.double($1)

@@ -135,7 +135,7 @@ public struct PollerSettings: Sendable {
     public var webhooksEnabled = false
     /// With webhooks on, the longest wait between safety-net polls: under the provider's
     /// ~10-minute retention of background results.
-    public var safetyNetMaxSeconds = 300.0
+    public var safetyNetMaxSeconds = 540.0
 
     public init() {}
 }

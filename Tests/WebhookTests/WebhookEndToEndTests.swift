@@ -17,6 +17,7 @@ struct WebhookEndToEndTests {
         let noisy: @Sendable (inout WebhookSettings) -> Void = {
             $0.duplicateRate = 0.2
             $0.ignorableRate = 0.2
+            $0.earlyRate = 0.2  // the webhook comes before the create's answer
         }
         try await WebhookRig.with(backend: backend, webhooks: noisy) { rig in
             let ids = try await rig.enqueue(30)

@@ -41,7 +41,8 @@ struct WorkerSetup {
     let listener: (receiver: WebhookReceiver, address: (host: String, port: Int))?
 
     static func make(
-        global: GlobalOptions, logger: Logger, listen: String? = nil, requireListener: Bool = false
+        global: GlobalOptions, logger: Logger, listen: String? = nil, listensByConfiguration: Bool = false,
+        requireListener: Bool = false
     ) async throws
         -> WorkerSetup
     {
@@ -51,7 +52,9 @@ struct WorkerSetup {
         // With a secret, webhooks tell every executor when a response ends (whichever receives
         // them): polling becomes the safety net.
         configuration.poller.webhooksEnabled = verifier != nil
-        let listenText = listen ?? configuration.http.listen
+        // `http.listen` is for the daemons that serve (`work`, `serve`), never a cron pass or a
+        // `submit`/`poll` daemon sharing the configuration.
+        let listenText = listen ?? (listensByConfiguration ? configuration.http.listen : nil)
         if requireListener, listenText == nil {
             throw KilnError(.invalidArgument, "serve needs an address: --listen HOST:PORT or http.listen")
         }
@@ -191,7 +194,7 @@ struct WorkCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = try worker.logger()
-        try await WorkerSetup.make(global: global, logger: logger, listen: listen).run(
+        try await WorkerSetup.make(global: global, logger: logger, listen: listen, listensByConfiguration: !worker.once).run(
             submit: true, poll: true, once: worker.once, logger: logger)
     }
 }
@@ -208,7 +211,7 @@ struct ServeCommand: AsyncParsableCommand {
         var options = WorkerOptions()
         options.logLevel = logLevel
         let logger = try options.logger()
-        try await WorkerSetup.make(global: global, logger: logger, listen: listen, requireListener: true).run(
+        try await WorkerSetup.make(global: global, logger: logger, listen: listen, listensByConfiguration: true, requireListener: true).run(
             submit: false, poll: false, once: false, logger: logger)
     }
 }

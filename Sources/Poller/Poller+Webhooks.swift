@@ -11,26 +11,41 @@ extension Poller {
     static let webhookBatch = 20
     /// A delivery still not settled after this long is given up (its run is polled anyway).
     static let webhookGiveUpSeconds = 3600.0
+    /// How long a claimed delivery is this poller's; each one costs at most one retrieve.
+    static let webhookClaimSeconds = 120.0
 
-    func lookAtUnmatchedWebhooks(now: Date, into result: inout PollPassResult) async throws {
-        let store = environment.store
-        let deliveries = try await store.claimUnmatchedWebhooks(
-            owner: environment.owner, limit: Self.webhookBatch, leaseUntil: now.addingTimeInterval(30), now: now)
+    /// Never throws: a delivery that cannot be settled now is looked at again when its
+    /// claim runs out, and the runs of this pass are already polled.
+    func lookAtUnmatchedWebhooks(now: Date, into result: inout PollPassResult) async {
+        let deliveries: [WebhookDelivery]
+        do {
+            deliveries = try await environment.store.claimUnmatchedWebhooks(
+                owner: environment.owner, limit: Self.webhookBatch, leaseUntil: now.addingTimeInterval(Self.webhookClaimSeconds),
+                now: now)
+        } catch {
+            environment.logger.warning("could not claim webhook deliveries", metadata: [LogKey.error: "\(error)"])
+            return
+        }
         for delivery in deliveries {
             result.webhooksLookedAt += 1
-            switch try await settle(delivery) {
-            case .settled: try await store.markWebhookHandled(delivery.webhookID, now: environment.clock.now())
-            case .adopted:
-                result.adopted += 1
-                try await store.markWebhookHandled(delivery.webhookID, now: environment.clock.now())
-            case .orphan:
-                result.orphans += 1
-                try await store.markWebhookHandled(delivery.webhookID, now: environment.clock.now())
-            case .later:
-                if now.timeIntervalSince(delivery.receivedAt) > Self.webhookGiveUpSeconds {
-                    try await store.markWebhookHandled(delivery.webhookID, now: environment.clock.now())
-                }
+            do {
+                try await look(at: delivery, now: now, into: &result)
+            } catch {
+                environment.logger.warning(
+                    "could not settle a webhook delivery", metadata: [LogKey.webhookID: "\(delivery.webhookID)", LogKey.error: "\(error)"])
             }
+        }
+    }
+
+    private func look(at delivery: WebhookDelivery, now: Date, into result: inout PollPassResult) async throws {
+        let settlement = try await settle(delivery)
+        switch settlement {
+        case .adopted: result.adopted += 1
+        case .orphan: result.orphans += 1
+        case .settled, .later: break
+        }
+        if settlement != .later || now.timeIntervalSince(delivery.receivedAt) > Self.webhookGiveUpSeconds {
+            try await environment.store.markWebhookHandled(delivery.webhookID, now: environment.clock.now())
         }
     }
 
@@ -58,10 +73,13 @@ extension Poller {
             response, run: run, policy: policy, prices: environment.configuration.prices, actor: environment.owner, now: clock.now())
         {
         case .makeDue:
-            _ = try await environment.store.makeDue(response: responseID, now: clock.now())
-            return .settled
+            // Nil while a poll holds the run's lease: nudge it again once that poll is written.
+            return try await environment.store.makeDue(response: responseID, now: clock.now()) != nil ? .settled : .later
         case .adopt(let update):
-            guard try await environment.persist(update) else { return .later }  // the run moved: look again
+            guard try await environment.persist(update) else {
+                // The run moved: most likely its sender stored this very response just now.
+                return try await environment.store.makeDue(response: responseID, now: clock.now()) != nil ? .settled : .later
+            }
             logger.info("run took the response a webhook announced", metadata: [LogKey.runID: "\(update.run.id)"])
             return .adopted
         case .orphan(let orphan):

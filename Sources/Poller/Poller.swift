@@ -23,12 +23,18 @@ public struct Poller: Sendable {
     private var settings: PollerSettings { environment.configuration.poller }
 
     public func runOnce(now: Date, dueBy: Date? = nil) async throws -> PollPassResult {
+        var result = try await pollDue(now: now, dueBy: dueBy)
+        // After the batch (whose leases are renewed while it runs), never instead of it.
+        if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
+        return result
+    }
+
+    private func pollDue(now: Date, dueBy: Date?) async throws -> PollPassResult {
         var result = PollPassResult()
         let claimed = try await environment.store.claim(
             .poll, owner: environment.owner, limit: settings.batchSize,
             leaseUntil: now.addingTimeInterval(settings.leaseSeconds), now: dueBy ?? now)
         result.claimed = claimed.count
-        if settings.webhooksEnabled { try await lookAtUnmatchedWebhooks(now: now, into: &result) }
         guard !claimed.isEmpty else { return result }
         let outcomes = try await withLeaseRenewal(
             store: environment.store, ids: claimed.map(\.id), owner: environment.owner,

@@ -27,6 +27,7 @@ extension PostgresRunStore {
                     try await Self.handled(delivery.webhookID, now, connection, logger: logger)
                     return .madeDue(id)
                 }
+                try await Self.notify(connection, logger: logger)  // the pollers' webhook pass looks at it
                 return .unmatched
             }
         }
@@ -102,21 +103,29 @@ extension PostgresRunStore {
             "UPDATE kiln_webhook_deliveries SET handled_at = \(now) WHERE webhook_id = \(webhookID)", logger: logger)
     }
 
-    /// The in-flight run holding `response`, due now (a live poll lease is left to finish).
+    /// The in-flight run holding `response`, due now. Nil also while a poll holds its lease:
+    /// that poll may have seen the response still running and reschedule it far ahead, so
+    /// the delivery stays unsettled and the poller's webhook pass nudges the run again later.
     private static func makeDue(
         _ response: ResponseID, _ now: Date, _ connection: PostgresConnection, logger: Logger
     ) async throws -> RunID? {
         let rows = try await connection.query(
-            "SELECT id FROM ai_runs WHERE response_id = \(response.rawValue) AND status = 'in_progress'", logger: logger)
-        var found: String?
-        for try await id in rows.decode(String.self) { found = id }
-        guard let found else { return nil }
-        try await connection.query(
             """
-            UPDATE ai_runs SET next_poll_at = \(now) WHERE id = \(found) AND (next_poll_at IS NULL OR next_poll_at > \(now))
-                AND (lease_owner IS NULL OR lease_expires_at <= \(now))
+            SELECT id, lease_owner IS NOT NULL AND lease_expires_at > \(now) FROM ai_runs
+            WHERE response_id = \(response.rawValue) AND status = 'in_progress' FOR UPDATE
             """, logger: logger)
+        var found: (id: String, leased: Bool)?
+        for try await (id, leased) in rows.decode((String, Bool).self) { found = (id, leased) }
+        guard let found, !found.leased else { return nil }
+        try await connection.query(
+            "UPDATE ai_runs SET next_poll_at = \(now) WHERE id = \(found.id) AND (next_poll_at IS NULL OR next_poll_at > \(now))",
+            logger: logger)
+        try await notify(connection, logger: logger)
+        return RunID(found.id)
+    }
+
+    /// Wakes every executor's poller (`LISTEN kiln_runs`).
+    private static func notify(_ connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query("SELECT pg_notify('kiln_runs', 'webhook')", logger: logger)
-        return RunID(found)
     }
 }

@@ -98,17 +98,22 @@ extension SQLiteRunStore {
             sql: "UPDATE kiln_webhook_deliveries SET handled_at = ? WHERE webhook_id = ?", arguments: [text(now), webhookID])
     }
 
-    /// The in-flight run holding `response`, due now (a live poll lease is left to finish).
+    /// The in-flight run holding `response`, due now. Nil also while a poll holds its lease:
+    /// that poll may have seen the response still running and reschedule it far ahead, so
+    /// the delivery stays unsettled and the poller's webhook pass nudges the run again later.
     private static func makeDue(_ response: ResponseID, _ now: Date, _ db: Database) throws -> RunID? {
         guard
-            let id = try String.fetchOne(
-                db, sql: "SELECT id FROM ai_runs WHERE response_id = ? AND status = 'in_progress'", arguments: [response.rawValue])
+            let row = try Row.fetchOne(
+                db, sql: "SELECT id, lease_owner, lease_expires_at FROM ai_runs WHERE response_id = ? AND status = 'in_progress'",
+                arguments: [response.rawValue])
         else { return nil }
+        let id: String = row["id"]
+        if (row["lease_owner"] as String?) != nil, let until = (row["lease_expires_at"] as String?), until > text(now) ?? "" {
+            return nil
+        }
         try db.execute(
-            sql: """
-                UPDATE ai_runs SET next_poll_at = ? WHERE id = ? AND (next_poll_at IS NULL OR next_poll_at > ?)
-                    AND (lease_owner IS NULL OR lease_expires_at <= ?)
-                """, arguments: [text(now), id, text(now), text(now)])
+            sql: "UPDATE ai_runs SET next_poll_at = ? WHERE id = ? AND (next_poll_at IS NULL OR next_poll_at > ?)",
+            arguments: [text(now), id, text(now)])
         return RunID(id)
     }
 }

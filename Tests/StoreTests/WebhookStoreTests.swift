@@ -83,4 +83,21 @@ struct WebhookStoreTests {
         #expect(summary.orphanCostMicros == 1250)
         #expect(summary.costMicros == 1250, "the bill includes what the orphan cost")
     }
+
+    /// A poll holding the run's lease may have just seen the response still running: the
+    /// nudge must outlive that poll, or the result waits for the next scheduled poll.
+    @Test(arguments: StoreKind.allCases)
+    func aDeliveryDuringAPollIsKeptUntilThePollIsWritten(kind: StoreKind) async throws {
+        let f = try await kind.makeStores()
+        let run = try await inFlight(f.store, response: "resp_busy")
+        let polling = try #require(try await f.store.claim(.poll, owner: "p", limit: 10, leaseUntil: now + 660, now: now + 600).first)
+        #expect(try await f.store.recordWebhook(delivery("wh_busy", response: "resp_busy"), now: now + 601) == .unmatched)
+        let reschedule = try #require(
+            RunUpdate.make(.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 1200), on: polling, at: now + 602, actor: "p"))
+        #expect(try await f.store.save(reschedule))
+        let kept = try await f.other.claimUnmatchedWebhooks(owner: "p", limit: 10, leaseUntil: now + 700, now: now + 603)
+        #expect(kept.map(\.webhookID) == ["wh_busy"])
+        #expect(try await f.other.makeDue(response: ResponseID("resp_busy"), now: now + 603) == run.id)
+        #expect(try await f.store.run(run.id, tenant: nil)?.nextPollAt == now + 603, "due now, not at the rescheduled poll")
+    }
 }

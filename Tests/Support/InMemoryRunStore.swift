@@ -154,7 +154,8 @@ public final class InMemoryRunStore: RunStore {
 
     private static func makeDue(_ response: ResponseID, now: Date, in tables: inout Tables) -> RunID? {
         guard var run = tables.runs.values.first(where: { $0.responseID == response && $0.status == .inProgress }) else { return nil }
-        if (run.nextPollAt ?? .distantFuture) > now, run.leaseOwner == nil || (run.leaseExpiresAt ?? now) <= now {
+        if run.leaseOwner != nil, (run.leaseExpiresAt ?? now) > now { return nil }
+        if (run.nextPollAt ?? .distantFuture) > now {
             run.nextPollAt = now
             tables.runs[run.id] = run
         }

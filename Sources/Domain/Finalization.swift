@@ -37,15 +37,15 @@ public enum Finalization {
                 status = .failed
                 error = RunFailure(code: "refusal", message: "the model refused: \(refusal.prefix(500))", source: .provider)
             } else if let schema {
-                if let failure = problem(with: response.outputText, against: schema) {
+                switch parse(response.outputText, against: schema) {
+                case .valid(let value): json = value
+                case .invalid(let failure):
                     status = .failed
                     error = failure
                     if text.count > rawTextKeptOnInvalidOutput {
                         truncated = response.outputText.count - rawTextKeptOnInvalidOutput
                         text = String(text.prefix(rawTextKeptOnInvalidOutput))
                     }
-                } else {
-                    json = try? JSONDecoder().decode(JSONValue.self, from: Data(response.outputText.utf8))
                 }
             }
         case .failed:
@@ -73,16 +73,24 @@ public enum Finalization {
             requiresReview: policy.requiresReview, pollsCounted: 1)
     }
 
-    /// Why the output text is not the JSON value `schema` promised, or nil when it is.
-    static func problem(with text: String, against schema: OutputSchema) -> RunFailure? {
+    enum Parsed {
+        case valid(JSONValue)
+        case invalid(RunFailure)
+    }
+
+    /// The output text as the JSON value `schema` promised, or why it is not.
+    static func parse(_ text: String, against schema: OutputSchema) -> Parsed {
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
-            return RunFailure(
-                code: "invalid_output", message: "the output is not valid JSON (\(text.utf8.count) bytes)", source: .provider)
+            return .invalid(
+                RunFailure(code: "invalid_output", message: "the output is not valid JSON (\(text.utf8.count) bytes)", source: .provider))
         }
         let violations = schema.violations(of: value)
-        if violations.isEmpty { return nil }
-        return RunFailure(
-            code: "invalid_output", message: "the output does not match the schema: " + violations.joined(separator: "; "),
-            source: .provider)
+        guard violations.isEmpty else {
+            return .invalid(
+                RunFailure(
+                    code: "invalid_output", message: "the output does not match the schema: " + violations.joined(separator: "; "),
+                    source: .provider))
+        }
+        return .valid(value)
     }
 }

@@ -34,7 +34,12 @@ extension SQLiteRunStore {
 
     public func claimUnmatchedWebhooks(owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [WebhookDelivery] {
         try await perform("claim unmatched webhook deliveries") { [pool] in
-            try await pool.write { db in
+            // Every poll pass asks; almost always there is nothing, and a read takes no write lock.
+            let any = try await pool.read { db in
+                try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM kiln_webhook_deliveries WHERE handled_at IS NULL)") ?? false
+            }
+            guard any else { return [] }
+            return try await pool.write { db in
                 let rows = try Row.fetchAll(
                     db,
                     sql: """

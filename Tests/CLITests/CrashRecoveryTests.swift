@@ -7,18 +7,6 @@ import Testing
 
 @testable import KilnCLI
 
-/// Where a test's runs live: a SQLite file, or a fresh database on the test PostgreSQL server.
-enum Backend: String, CaseIterable, Sendable {
-    case sqlite, postgres
-
-    func location(for kiln: KilnProcess) async throws -> String {
-        switch self {
-        case .sqlite: kiln.databasePath
-        case .postgres: try await TestPostgres.freshDatabase()
-        }
-    }
-}
-
 /// Real `kiln work` processes, killed and stopped, against the simulator in this process.
 @Suite("kiln work: crashes and shutdowns lose nothing", .serialized)
 struct CrashRecoveryTests {

@@ -12,10 +12,6 @@ import Testing
 /// watches `PRAGMA data_version`; PostgreSQL `LISTEN`s.
 @Suite("Other processes' writes wake an idle worker", .serialized)
 struct WakeUpTests {
-    enum Backend: String, CaseIterable, Sendable {
-        case sqlite, postgres
-    }
-
     /// Nearest-rank percentile.
     static func percentile(_ values: [Double], _ p: Double) -> Double {
         let sorted = values.sorted()
@@ -24,16 +20,7 @@ struct WakeUpTests {
 
     @Test(arguments: Backend.allCases)
     func runsInsertedAndCancelsAskedForByAnotherProcessAreActedOnWithinASecond(backend: Backend) async throws {
-        var kiln = try KilnProcess()
-        let app: any RunStore
-        switch backend {
-        case .sqlite:
-            app = try SQLiteRunStore(path: kiln.databasePath)
-        case .postgres:
-            let url = try await TestPostgres.freshDatabase()
-            kiln.database = url
-            app = try PostgresRunStore(url: url)
-        }
+        let (kiln, app) = try await backend.kilnAndApp()
         #expect(try await kiln.run(["status"]).status == 0, "creates and migrates the database")
         var configuration = SimulatorConfiguration()
         configuration.queueWaitMax = 0

@@ -11,22 +11,9 @@ import Testing
 /// once with about one retrieve.
 @Suite("kiln: webhooks from the shell", .serialized)
 struct WebhookCommandTests {
-    enum Backend: String, CaseIterable, Sendable {
-        case sqlite, postgres
-    }
-
     @Test(arguments: Backend.allCases)
     func twoExecutorsAndAReceiverFinishEveryRunOnceByWebhook(backend: Backend) async throws {
-        var kiln = try KilnProcess()
-        let app: any RunStore
-        switch backend {
-        case .sqlite:
-            app = try SQLiteRunStore(path: kiln.databasePath)
-        case .postgres:
-            let url = try await TestPostgres.freshDatabase()
-            kiln.database = url
-            app = try PostgresRunStore(url: url)
-        }
+        let (kiln, app) = try await backend.kilnAndApp()
         #expect(try await kiln.run(["status"]).status == 0, "creates and migrates the database")
         let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let port = try FreePort.loopback()

@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnTestSupport
 import Testing
 
 /// Webhook deliveries on every backend: recorded once, runs made due, unmatched ones leased
@@ -8,20 +9,6 @@ import Testing
 struct WebhookStoreTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    func inFlight(_ store: any RunStore, response: String) async throws -> Run {
-        let run = try await RunService(store: store, actor: "test").enqueue(
-            RunService.Request(feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Doc."]), now: now
-        ).run
-        let claimed = try #require(
-            try await store.claim(.submission, owner: "s", limit: 100, leaseUntil: now + 60, now: now).first { $0.id == run.id })
-        let accept = try #require(
-            RunUpdate.make(
-                .accept(responseID: ResponseID(response), providerStatus: "queued", firstPollAt: now + 600), on: claimed, at: now,
-                actor: "s"))
-        #expect(try await store.save(accept))
-        return accept.run
-    }
-
     func delivery(_ id: String, response: String?, type: String = "response.completed", at: Date? = nil) -> WebhookDelivery {
         WebhookDelivery(webhookID: id, eventType: type, responseID: response.map(ResponseID.init), receivedAt: at ?? now)
     }
@@ -29,7 +16,7 @@ struct WebhookStoreTests {
     @Test(arguments: StoreKind.allCases)
     func aDeliveryMakesItsRunDueOnceAndAReplayDoesNothing(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
-        let run = try await inFlight(f.store, response: "resp_a")
+        let run = try await f.store.inFlightRun(response: "resp_a", firstPollAt: now + 600, now: now)
         #expect(try await f.store.recordWebhook(delivery("wh_1", response: "resp_a"), now: now + 1) == .madeDue(run.id))
         #expect(try await f.store.run(run.id, tenant: nil)?.nextPollAt == now + 1, "due now, not in ten minutes")
         #expect(try await f.other.recordWebhook(delivery("wh_1", response: "resp_a"), now: now + 2) == .duplicate)
@@ -65,7 +52,7 @@ struct WebhookStoreTests {
     @Test(arguments: StoreKind.allCases)
     func anOrphanIsRecordedOnceWithItsCost(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
-        let run = try await inFlight(f.store, response: "resp_kept")
+        let run = try await f.store.inFlightRun(response: "resp_kept", firstPollAt: now + 600, now: now)
         let orphan = OrphanResponse(
             runID: run.id, responseID: ResponseID("resp_dup"), providerStatus: "completed", attempt: 1,
             usage: RunUsage(inputTokens: 1000, outputTokens: 500, totalTokens: 1500), costMicros: 1250, at: now + 5, actor: "p",
@@ -89,7 +76,7 @@ struct WebhookStoreTests {
     @Test(arguments: StoreKind.allCases)
     func aDeliveryDuringAPollIsKeptUntilThePollIsWritten(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
-        let run = try await inFlight(f.store, response: "resp_busy")
+        let run = try await f.store.inFlightRun(response: "resp_busy", firstPollAt: now + 600, now: now)
         let polling = try #require(try await f.store.claim(.poll, owner: "p", limit: 10, leaseUntil: now + 660, now: now + 600).first)
         #expect(try await f.store.recordWebhook(delivery("wh_busy", response: "resp_busy"), now: now + 601) == .unmatched)
         let reschedule = try #require(

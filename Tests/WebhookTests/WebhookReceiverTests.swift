@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import KilnDomain
 import KilnSQLite
+import KilnTestSupport
 import KilnWebhooks
 import Logging
 import NIOCore
@@ -53,24 +54,9 @@ struct WebhookReceiverTests {
         }
     }
 
-    func inFlight(_ store: any RunStore, response: String) async throws -> Run {
-        let now = Date()
-        let run = try await RunService(store: store, actor: "test").enqueue(
-            RunService.Request(feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Doc."]), now: now
-        ).run
-        let claimed = try #require(
-            try await store.claim(.submission, owner: "s", limit: 10, leaseUntil: now + 60, now: now).first { $0.id == run.id })
-        let accept = try #require(
-            RunUpdate.make(
-                .accept(responseID: ResponseID(response), providerStatus: "queued", firstPollAt: now + 600), on: claimed, at: now,
-                actor: "s"))
-        #expect(try await store.save(accept))
-        return accept.run
-    }
-
     @Test func aGenuineDeliveryMakesTheRunDueAndAReplayIsAcknowledgedOnly() async throws {
         let store = try await WebhookRig.store(.sqlite)
-        let run = try await inFlight(store, response: "resp_live")
+        let run = try await store.inFlightRun(response: "resp_live", firstPollAt: Date() + 600, now: Date())
         let logs = LogLines()
         let delivery = Delivery(response: "resp_live")
         let statuses = try await send(
@@ -87,7 +73,8 @@ struct WebhookReceiverTests {
 
     @Test func refusedDeliveriesChangeNothingAndSayLittle() async throws {
         let store = try await WebhookRig.store(.sqlite)
-        let run = try #require(try await store.run(try await inFlight(store, response: "resp_live").id, tenant: nil))
+        let run = try #require(
+            try await store.run(try await store.inFlightRun(response: "resp_live", firstPollAt: Date() + 600, now: Date()).id, tenant: nil))
         #expect(run.nextPollAt != nil)
         let logs = LogLines()
         let genuine = Delivery(response: "resp_live")

@@ -23,9 +23,36 @@ extension ConfigurationLoader {
         Key(name: "policy.completion_window", help: "soonest, 2h or 8h; null sends none") { c, v in
             c.policy.completionWindow = v == .null ? nil : try Parse.choice(v, RunPolicy.CompletionWindow.self)
         },
-        Key(name: "limits.max_input_chars", help: "largest document text accepted at enqueue") {
+        Key(name: "policy.max_cost_micros", help: "a long document whose estimated tree costs more is refused; null: no cap") { c, v in
+            c.policy.maxCostMicros = v == .null ? nil : Int64(try Parse.int(v))
+        },
+        Key(name: "policy.allow_missing_fraction", help: "share of a long document that may go unsummarized (partial output)") {
+            $0.policy.allowMissingFraction = try Parse.double($1)
+        },
+        Key(name: "limits.max_input_chars", help: "largest text one request carries; longer documents become trees") {
             $0.limits.maxInputChars = try Parse.int($1)
         },
+        Key(name: "limits.max_document_chars", help: "largest document_summary text accepted at enqueue") {
+            $0.limits.maxDocumentChars = try Parse.int($1)
+        },
+        Key(name: "documents.chunk_chars", help: "largest chunk a map child summarizes") { $0.documents.chunkChars = try Parse.int($1) },
+        Key(name: "documents.group_chars", help: "most characters of partial summaries one reduce child reads") {
+            $0.documents.groupChars = try Parse.int($1)
+        },
+        Key(name: "documents.children_in_flight", help: "children of one document sent at once") {
+            $0.documents.childrenInFlight = try Parse.int($1)
+        },
+        Key(name: "documents.max_depth", help: "deepest reduce level") { $0.documents.maxDepth = try Parse.int($1) },
+        Key(name: "documents.min_shrink", help: "share each level must shrink by, or the parent fails") {
+            $0.documents.minShrink = try Parse.double($1)
+        },
+        Key(name: "documents.child_output_tokens", help: "max_output_tokens of map and intermediate reduce children") {
+            $0.documents.childOutputTokens = try Parse.int($1)
+        },
+        Key(name: "documents.check_seconds", help: "longest wait between two looks at a parent") {
+            $0.documents.checkSeconds = try Parse.double($1)
+        },
+        Key(name: "documents.max_children", help: "most map children of one document") { $0.documents.maxChildren = try Parse.int($1) },
         Key(name: "provider.base_url", help: "Responses API base URL, up to /v1") { $0.provider.baseURL = try Parse.string($1) },
         Key(name: "provider.auth", help: "bearer (Authorization header) or azure-api-key (api-key header)") {
             $0.provider.auth = try Parse.choice($1, ProviderSettings.Auth.self)
@@ -57,6 +84,9 @@ extension ConfigurationLoader {
         Key(name: "submitter.batch_size", help: "runs claimed per submit pass") { $0.submitter.batchSize = try Parse.int($1) },
         Key(name: "submitter.concurrency", help: "create calls in flight at once") { $0.submitter.concurrency = try Parse.int($1) },
         Key(name: "submitter.lease_seconds", help: "lease on a run being submitted") { $0.submitter.leaseSeconds = try Parse.double($1) },
+        Key(name: "submitter.max_input_tokens_per_minute", help: "shared budget of estimated input tokens sent; null: none") { c, v in
+            c.submitter.maxInputTokensPerMinute = v == .null ? nil : try Parse.double(v)
+        },
         Key(name: "submitter.max_requests_per_second", help: "shared budget of create calls") {
             $0.submitter.maxRequestsPerSecond = try Parse.double($1)
         },

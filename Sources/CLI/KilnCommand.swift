@@ -13,7 +13,7 @@ struct KilnCommand: AsyncParsableCommand {
             (default $KILN_CONFIG).
             """,
         subcommands: [
-            MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self,
+            MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self, RetryCommand.self,
             ReviewCommand.self, DisplayedCommand.self, StatusCommand.self, EventsCommand.self, SubmitCommand.self, PollCommand.self,
             WorkCommand.self, ServeCommand.self,
             SimulateCommand.self, DemoCommand.self,

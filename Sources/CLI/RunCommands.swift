@@ -56,7 +56,8 @@ struct EnqueueCommand: AsyncParsableCommand {
         try configuration.features.feature(named: feature).validate(input: request.input, limits: configuration.limits)
         let service = RunService(
             store: try await global.openStore(), features: configuration.features, policyDefaults: configuration.policy,
-            limits: configuration.limits, actor: GlobalOptions.processIdentity)
+            limits: configuration.limits, actor: GlobalOptions.processIdentity,
+            tree: DocumentTree(settings: configuration.documents, limits: configuration.limits, prices: configuration.prices))
         let outcome = try await service.enqueue(request)
         print(json ? try Output.json(outcome.run) : outcome.run.id.rawValue)
     }
@@ -73,7 +74,15 @@ struct ShowCommand: AsyncParsableCommand {
         _ = try global.loadConfiguration()
         let service = RunService(store: try await global.openStore())
         let run = try await service.run(RunID(runID), tenant: TenantID(tenant))
-        print(json ? try Output.json(run) : RunText.describe(run))
+        if json {
+            print(try Output.json(run))
+            return
+        }
+        print(RunText.describe(run))
+        if run.isTreeParent, let progress = try await service.treeProgress(of: run.id, tenant: run.tenantID) {
+            print("tree:       working level \(run.level ?? 0)")
+            for line in progress.lines { print("  \(line)") }
+        }
     }
 }
 
@@ -143,6 +152,12 @@ struct StatusCommand: AsyncParsableCommand {
             print("\(status.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(summary.counts[status.rawValue] ?? 0)")
         }
         print("in flight    \(summary.inFlight)")
+        if summary.childCounts.values.contains(where: { $0 > 0 }) {
+            let parts = RunStatus.allCases.compactMap { status in
+                summary.childCounts[status.rawValue].map { "\(status.rawValue) \($0)" }
+            }
+            print("long documents' children (counted apart): \(parts.joined(separator: ", "))")
+        }
         print("oldest queued \(summary.oldestQueuedAt.map(Timestamp.format) ?? "-")")
         print(String(format: "cost         $%.6f", Double(summary.costMicros) / 1_000_000))
         print("possible duplicates \(summary.possibleDuplicates)")

@@ -16,6 +16,11 @@ enum RunText {
             "created at: \(Timestamp.format(run.createdAt))",
         ]
         if let subject = run.subject { lines.append("subject:    \(subject.type):\(subject.id)") }
+        if let parent = run.parentRunID {
+            let place =
+                run.level == 0 ? "part \((run.chunkIndex ?? 0) + 1)" : "merge \((run.chunkIndex ?? 0) + 1) of level \(run.level ?? 0)"
+            lines.append("parent:     \(parent) (\(place), characters \(run.charStart ?? 0)–\(run.charEnd ?? 0))")
+        }
         if let response = run.responseID { lines.append("response:   \(response) (\(run.providerStatus ?? "?"))") }
         if let cancel = run.cancelRequestedAt { lines.append("cancel requested at: \(Timestamp.format(cancel))") }
         if let error = run.error { lines.append("error:      \(error.code) (\(error.source.rawValue)): \(error.message)") }
@@ -29,6 +34,9 @@ enum RunText {
             lines.append("review:     \(state)\(run.reviewedBy.map { " by \($0)" } ?? "")")
         }
         if let output = run.output {
+            if let missing = output.missingRanges, !missing.isEmpty {
+                lines.append("partial:    characters not summarized: " + missing.map { "\($0.start)–\($0.end)" }.joined(separator: ", "))
+            }
             lines.append("output:\n\(output.json?.jsonText ?? output.text)")
             if let refusal = output.refusal { lines.append("refusal: \(refusal)") }
         }

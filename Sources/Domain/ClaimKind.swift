@@ -6,8 +6,12 @@ public enum ClaimKind: Sendable, Hashable {
     case submission
     /// `submitting` runs whose lease expired (a process died mid-submission), leased as they are.
     case abandonedSubmission
-    /// `in_progress` runs with `next_poll_at` ≤ now and no live lease, leased for a poll.
+    /// `in_progress` runs with `next_poll_at` ≤ now and no live lease, leased for a poll;
+    /// not tree parents.
     case poll
+    /// Tree parents (``Run/isTreeParent``) due for a look at their children, leased like a
+    /// poll. Read without their `input` (a document of up to 60 MB is read once, when cut).
+    case treeStep
 }
 
 extension ClaimKind {
@@ -22,7 +26,7 @@ extension ClaimKind {
         switch self {
         case .submission:
             return RunUpdate.make(.claimForSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
-        case .poll:
+        case .poll, .treeStep:
             return RunUpdate.make(.claimForPoll(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)
         case .abandonedSubmission:
             return RunUpdate.make(.takeOverSubmission(owner: owner, leaseUntil: leaseUntil), on: current, at: now, actor: owner)

@@ -1,12 +1,13 @@
 /// Summaries of long documents: the built-in feature `document_summary`.
 ///
 /// Input: `{"text": string (required), "length": "short" | "medium" | "long" (default
-/// short), "audience": string (optional)}`.
+/// short), "audience": string (optional)}`. A text longer than one request
+/// (`limits.max_input_chars`) is summarized as a tree of child runs (``DocumentTree``).
 public struct DocumentSummary: Feature {
     public enum Length: String, CaseIterable, Sendable {
         case short, medium, long
 
-        var instruction: String {
+        public var instruction: String {
             switch self {
             case .short: "in 3 to 5 sentences"
             case .medium: "in 2 or 3 paragraphs"
@@ -20,8 +21,27 @@ public struct DocumentSummary: Feature {
 
     public init() {}
 
+    /// A document to summarize, as the input gives it.
+    public struct Document: Sendable, Hashable {
+        public var text: String
+        public var length: Length
+        public var audience: String?
+    }
+
     public func validate(input: JSONValue, limits: InputLimits) throws(KilnError) {
-        _ = try parse(input, limits: limits)
+        _ = try document(in: input, limits: limits)
+    }
+
+    /// The input's document, checked (and its size against `limits`, when given).
+    public func document(in input: JSONValue, limits: InputLimits?) throws(KilnError) -> Document {
+        let (text, length, audience) = try parse(input, limits: limits)
+        return Document(text: text, length: length, audience: audience)
+    }
+
+    /// Whether `input` holds a text longer than one request: a tree parent's input.
+    public static func isLong(_ input: JSONValue, limits: InputLimits) -> Bool {
+        guard let text = input.objectValue?["text"]?.stringValue else { return false }
+        return text.unicodeScalars.count > limits.maxInputChars
     }
 
     public func request(for input: JSONValue, policy: RunPolicy) throws(KilnError) -> GenerationRequest {
@@ -52,10 +72,13 @@ public struct DocumentSummary: Feature {
         if text.allSatisfy(\.isWhitespace) {
             throw KilnError(.invalidInput, "document_summary input.text is empty")
         }
-        if let limits, text.count > limits.maxInputChars {
-            throw KilnError(
-                .inputTooLarge,
-                "document_summary input.text has \(text.count) characters; limits.max_input_chars is \(limits.maxInputChars)")
+        if let limits {
+            let count = text.unicodeScalars.count
+            if count > limits.maxDocumentChars {
+                throw KilnError(
+                    .inputTooLarge,
+                    "document_summary input.text has \(count) characters; limits.max_document_chars is \(limits.maxDocumentChars)")
+            }
         }
         var length = Length.short
         if let value = object["length"] {

@@ -7,8 +7,9 @@ public struct FeatureCatalog: Sendable {
         self.features = Dictionary(features.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
     }
 
-    /// The features Kiln ships: `document_summary`.
-    public static let builtIn = FeatureCatalog([DocumentSummary()])
+    /// The features Kiln ships: `document_summary`, and the map and reduce steps of its
+    /// long-document trees (`document_summary_part`, `document_summary_merge`).
+    public static let builtIn = FeatureCatalog([DocumentSummary(), DocumentPartSummary(), DocumentMergeSummary()])
 
     public var names: [String] { features.keys.sorted() }
 

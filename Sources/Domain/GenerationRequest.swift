@@ -27,3 +27,11 @@ public struct GenerationRequest: Sendable, Hashable {
         self.outputFormat = outputFormat
     }
 }
+
+extension GenerationRequest {
+    /// Input tokens this request is expected to use: its characters ÷ 4 (no tokenizer), for
+    /// the submitters' shared token budget.
+    public var estimatedInputTokens: Int {
+        ((instructions?.utf8.count ?? 0) + input.utf8Count) / 4 + 1
+    }
+}

@@ -58,6 +58,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// A number that is a whole integer.
+    public var intValue: Int? {
+        if case .number(let value) = self, value.rounded() == value, abs(value) < 1e15 { return Int(value) }
+        return nil
+    }
+
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil

@@ -7,6 +7,7 @@ import Foundation
 public struct KilnConfiguration: Sendable {
     public var policy = RunPolicy()
     public var limits = InputLimits()
+    public var documents = DocumentSettings()
     public var provider = ProviderSettings()
     public var submitter = SubmitterSettings()
     public var poller = PollerSettings()
@@ -33,6 +34,10 @@ public struct KilnConfiguration: Sendable {
         try check(
             (1...50_000_000).contains(limits.maxInputChars), "limits.max_input_chars", "must be in 1...50000000", limits.maxInputChars)
         try check(
+            (limits.maxInputChars...1_000_000_000).contains(limits.maxDocumentChars), "limits.max_document_chars",
+            "must be in limits.max_input_chars...1000000000", limits.maxDocumentChars)
+        if limits.maxDocumentChars > limits.maxInputChars { try documents.validate(limits: limits) }
+        try check(
             provider.connectTimeoutSeconds > 0 && provider.connectTimeoutSeconds <= 120, "provider.connect_timeout_seconds",
             "must be in (0, 120]", provider.connectTimeoutSeconds)
         try check(
@@ -44,6 +49,9 @@ public struct KilnConfiguration: Sendable {
         try check(
             submitter.leaseSeconds >= 5 && submitter.leaseSeconds <= 3600, "submitter.lease_seconds", "must be in 5...3600",
             submitter.leaseSeconds)
+        if let tokens = submitter.maxInputTokensPerMinute {
+            try check(tokens >= 1_000, "submitter.max_input_tokens_per_minute", "must be ≥ 1000 or null", tokens)
+        }
         try check(submitter.maxRequestsPerSecond > 0, "submitter.max_requests_per_second", "must be > 0", submitter.maxRequestsPerSecond)
         try check(
             submitter.retryBaseSeconds > 0 && submitter.retryBaseSeconds <= submitter.retryMaxSeconds, "submitter.retry_base_seconds",
@@ -110,6 +118,8 @@ public struct SubmitterSettings: Sendable {
     public var concurrency = 16
     public var leaseSeconds = 60.0
     public var maxRequestsPerSecond = 50.0
+    /// Estimated input tokens (characters ÷ 4) sent per minute, shared by every create; nil: no limit.
+    public var maxInputTokensPerMinute: Double? = 2_000_000
     public var retryBaseSeconds = 2.0
     public var retryMaxSeconds = 300.0
     public var ambiguousSend = AmbiguousSend.resubmit

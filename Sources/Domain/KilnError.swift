@@ -17,6 +17,8 @@ public struct KilnError: Error, Sendable, Hashable, CustomStringConvertible {
         case databaseUnavailable = "database_unavailable"
         case provider = "provider_error"
         case conflict = "conflict"
+        /// The run would cost more than its policy allows (`policy.max_cost_micros`).
+        case overBudget = "over_budget"
     }
 
     public let code: Code

@@ -27,10 +27,14 @@ public enum LegalMoves {
         .schedulePoll: [Move(.inProgress, .inProgress)],
         .finish: [
             Move(.inProgress, .completed), Move(.inProgress, .failed), Move(.inProgress, .incomplete),
-            Move(.inProgress, .cancelled),
+            Move(.inProgress, .cancelled), Move(.inProgress, .timedOut),
         ],
         .release: [Move(.submitting, .queued), Move(.submitting, .submitting), Move(.inProgress, .inProgress)],
         .requestCancellation: [Move(.queued, .queued), Move(.submitting, .submitting), Move(.inProgress, .inProgress)],
+        .expand: [Move(.submitting, .inProgress)],
+        .treeStep: [Move(.inProgress, .inProgress)],
+        .resumeTree: [Move(.failed, .inProgress)],
+        .retryChild: [Move(.failed, .queued), Move(.timedOut, .queued), Move(.incomplete, .queued), Move(.cancelled, .queued)],
     ]
 
     /// Every status change some step may make.
@@ -57,5 +61,11 @@ extension RunTransition {
         case finish = "finalized"
         case release = "released"
         case requestCancellation = "cancel_requested"
+        case expand = "expanded"
+        case treeStep = "level_started"
+        case resumeTree = "resumed"
+        /// A tree child that ended without a result is queued again (the SQL stores write it
+        /// set-based, the same columns as ``RunTransition/retryChild``).
+        case retryChild = "retried"
     }
 }

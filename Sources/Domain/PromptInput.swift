@@ -4,6 +4,14 @@ public enum PromptInput: Sendable, Hashable {
     case messages([PromptMessage])
 
     /// Characters of text in the whole input.
+    /// Bytes of text, a cheap stand-in for characters when estimating tokens.
+    public var utf8Count: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .messages(let messages): messages.reduce(0) { $0 + $1.content.utf8.count }
+        }
+    }
+
     public var characterCount: Int {
         switch self {
         case .text(let text): text.count

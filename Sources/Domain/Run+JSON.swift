@@ -36,6 +36,11 @@ extension Run: Codable {
         case providerCompletedAt = "provider_completed_at"
         case finalizedAt = "finalized_at"
         case updatedAt = "updated_at"
+        case parentRunID = "parent_run_id"
+        case chunkIndex = "chunk_index"
+        case level
+        case charStart = "char_start"
+        case charEnd = "char_end"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -81,6 +86,11 @@ extension Run: Codable {
         try time(providerCompletedAt, .providerCompletedAt)
         try time(finalizedAt, .finalizedAt)
         try time(updatedAt, .updatedAt)
+        try c.encode(parentRunID, forKey: .parentRunID)
+        try c.encode(chunkIndex, forKey: .chunkIndex)
+        try c.encode(level, forKey: .level)
+        try c.encode(charStart, forKey: .charStart)
+        try c.encode(charEnd, forKey: .charEnd)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -135,5 +145,10 @@ extension Run: Codable {
         providerCompletedAt = try time(.providerCompletedAt)
         finalizedAt = try time(.finalizedAt)
         updatedAt = try time(.updatedAt) ?? created
+        parentRunID = try c.decodeIfPresent(RunID.self, forKey: .parentRunID)
+        chunkIndex = try c.decodeIfPresent(Int.self, forKey: .chunkIndex)
+        level = try c.decodeIfPresent(Int.self, forKey: .level)
+        charStart = try c.decodeIfPresent(Int.self, forKey: .charStart)
+        charEnd = try c.decodeIfPresent(Int.self, forKey: .charEnd)
     }
 }

@@ -30,6 +30,18 @@ public struct Run: Sendable, Hashable {
     public var displayedBy: String?
     public var createdAt: Date
 
+    // A long document's tree (``DocumentTree``): set by Kiln on the runs it creates.
+    /// The tree parent this run is a piece of (a map or reduce child); nil for other runs.
+    public var parentRunID: RunID?
+    /// The child's place in its level, in document order (0-based).
+    public var chunkIndex: Int?
+    /// A child's level (0: map, 1…: reduce); on a tree parent, the level it is working.
+    public var level: Int?
+    /// The range of the parent's `input.text` a child covers: `[char_start, char_end)` in
+    /// Unicode scalars (what `length`/`substr` count in SQL).
+    public var charStart: Int?
+    public var charEnd: Int?
+
     // Kiln's half.
     public var status: RunStatus
     public var attempt: Int
@@ -78,6 +90,11 @@ public struct Run: Sendable, Hashable {
         self.displayedAt = nil
         self.displayedBy = nil
         self.createdAt = createdAt
+        self.parentRunID = nil
+        self.chunkIndex = nil
+        self.level = nil
+        self.charStart = nil
+        self.charEnd = nil
         self.status = .queued
         self.attempt = 0
         self.responseID = nil
@@ -100,6 +117,9 @@ public struct Run: Sendable, Hashable {
         self.finalizedAt = nil
         self.updatedAt = createdAt
     }
+
+    /// A long document's parent: it never calls the provider; its children do.
+    public var isTreeParent: Bool { parentRunID == nil && level != nil }
 
     /// When the run's deadline passes, given its resolved policy.
     public func deadline(_ policy: RunPolicy) -> Date {

@@ -32,11 +32,17 @@ public struct RunPolicy: Sendable, Hashable, Codable {
     public var maxAttempts: Int
     /// Sent as `background_options.completion_window` only when set.
     public var completionWindow: CompletionWindow?
+    /// The most a run may cost; a long document whose estimated tree costs more is refused
+    /// before any child is created. Nil: no cap.
+    public var maxCostMicros: Int64?
+    /// A long document's share of text (0…0.5) whose map children may fail for good while
+    /// the parent still completes, marked `partial` with the missing ranges. 0: any failure fails it.
+    public var allowMissingFraction: Double
 
     public init(
         model: String = "gpt-5-mini", maxOutputTokens: Int = 2000, maxOutputChars: Int = 20000,
         requiresReview: Bool = false, deadlineSeconds: Int = 3600, maxAttempts: Int = 3,
-        completionWindow: CompletionWindow? = nil
+        completionWindow: CompletionWindow? = nil, maxCostMicros: Int64? = nil, allowMissingFraction: Double = 0
     ) {
         self.model = model
         self.maxOutputTokens = maxOutputTokens
@@ -45,6 +51,8 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         self.deadlineSeconds = deadlineSeconds
         self.maxAttempts = maxAttempts
         self.completionWindow = completionWindow
+        self.maxCostMicros = maxCostMicros
+        self.allowMissingFraction = allowMissingFraction
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -55,6 +63,8 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         case deadlineSeconds = "deadline_seconds"
         case maxAttempts = "max_attempts"
         case completionWindow = "completion_window"
+        case maxCostMicros = "max_cost_micros"
+        case allowMissingFraction = "allow_missing_fraction"
     }
 
     /// Checks every field; the message names the key and the value.
@@ -70,6 +80,10 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         if !(1...1_000_000).contains(maxOutputChars) { try fail("max_output_chars", "must be in 1...1000000", maxOutputChars) }
         if !(1...7 * 86400).contains(deadlineSeconds) { try fail("deadline_seconds", "must be in 1...604800", deadlineSeconds) }
         if !(1...20).contains(maxAttempts) { try fail("max_attempts", "must be in 1...20", maxAttempts) }
+        if let cap = maxCostMicros, cap < 0 { try fail("max_cost_micros", "must be at least 0", cap) }
+        if !(0...0.5).contains(allowMissingFraction) {
+            try fail("allow_missing_fraction", "must be in 0...0.5", allowMissingFraction)
+        }
         if let window = completionWindow, Double(deadlineSeconds) < window.seconds {
             try fail("deadline_seconds", "must cover completion_window \(window.rawValue) (\(Int(window.seconds)) s)", deadlineSeconds)
         }
@@ -113,6 +127,13 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                     throw KilnError(.invalidPolicy, "\(prefix)requires_review must be true or false, got \(value.jsonText.prefix(40))")
                 }
                 policy.requiresReview = flag
+            case .maxCostMicros: policy.maxCostMicros = value == .null ? nil : Int64(try int())
+            case .allowMissingFraction:
+                guard case .number(let fraction) = value else {
+                    throw KilnError(
+                        .invalidPolicy, "\(prefix)allow_missing_fraction must be a number, got \(value.jsonText.prefix(40))")
+                }
+                policy.allowMissingFraction = fraction
             case .completionWindow:
                 if value == .null {
                     policy.completionWindow = nil
@@ -140,6 +161,8 @@ public struct RunPolicy: Sendable, Hashable, Codable {
             "max_attempts": .number(Double(maxAttempts)),
         ]
         object["completion_window"] = completionWindow.map { .string($0.rawValue) } ?? .null
+        object["max_cost_micros"] = maxCostMicros.map { .number(Double($0)) } ?? .null
+        object["allow_missing_fraction"] = .number(allowMissingFraction)
         return .object(object)
     }
 }

@@ -13,16 +13,20 @@ public struct RunService: Sendable {
     public let limits: InputLimits
     /// Written as the actor of events this facade causes.
     public let actor: String
+    /// When given, a long document over its policy's cost cap is refused at enqueue with the
+    /// tree's estimate (the submitter refuses it anyway before cutting it).
+    public let tree: DocumentTree?
 
     public init(
         store: any RunStore, features: FeatureCatalog = .builtIn, policyDefaults: RunPolicy = RunPolicy(),
-        limits: InputLimits = InputLimits(), actor: String = "app"
+        limits: InputLimits = InputLimits(), actor: String = "app", tree: DocumentTree? = nil
     ) {
         self.store = store
         self.features = features
         self.policyDefaults = policyDefaults
         self.limits = limits
         self.actor = actor
+        self.tree = tree
     }
 
     /// What the application asks for.
@@ -62,6 +66,18 @@ public struct RunService: Sendable {
         let feature = try features.feature(named: request.feature)
         try feature.validate(input: request.input, limits: limits)
         let policy = try features.policy(feature: feature.name, overrides: request.policy, defaults: policyDefaults)
+        if let tree, let cap = policy.maxCostMicros, feature is DocumentSummary, DocumentSummary.isLong(request.input, limits: limits),
+            let characters = request.input["text"]?.stringValue?.unicodeScalars.count
+        {
+            let chunks = (characters + tree.settings.chunkChars - 1) / tree.settings.chunkChars
+            let estimate = tree.estimate(characters: characters, chunks: chunks, policy: policy)
+            if let cost = estimate.costMicros, cost > cap {
+                throw KilnError(
+                    .overBudget,
+                    "document_summary input.text (\(characters) characters, at least \(chunks) chunks) is estimated at \(cost) micro-dollars; policy.max_cost_micros is \(cap)"
+                )
+            }
+        }
         var run = Run(
             id: RunID.make(at: now), tenantID: request.tenant, userID: request.user, feature: feature.name,
             subject: request.subject, idempotencyKey: request.idempotencyKey, input: request.input,
@@ -78,6 +94,23 @@ public struct RunService: Sendable {
             throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
         }
         return run
+    }
+
+    /// What a long document's children are doing, per level; nil for a run that is not a tree parent.
+    public func treeProgress(of id: RunID, tenant: TenantID) async throws -> TreeProgress? {
+        let parent = try await run(id, tenant: tenant)
+        guard parent.isTreeParent else { return nil }
+        return try await store.treeProgress(of: id)
+    }
+
+    /// Retries a failed long document's failed children only: the finished ones are kept
+    /// (nothing is paid twice) and the tree goes on from the level where it stopped.
+    /// Returns the parent and how many children were queued again.
+    public func retryFailedChildren(_ id: RunID, tenant: TenantID, now: Date = Date()) async throws -> (run: Run, children: Int) {
+        guard let (run, children) = try await store.retryFailedChildren(of: id, tenant: tenant, actor: actor, now: now) else {
+            throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        return (run, children)
     }
 
     /// Runs, newest first.

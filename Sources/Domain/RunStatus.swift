@@ -1,4 +1,5 @@
-/// Where a run is in its life. Terminal statuses are final.
+/// Where a run is in its life. Terminal statuses are final, but for one operator action: retrying
+/// a long document's failed children (``LegalMoves`` `resumeTree`, `retryChild`).
 public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case queued
     case submitting
@@ -17,7 +18,7 @@ public enum RunStatus: String, Sendable, Codable, CaseIterable {
     }
 
     /// Whether some step of a run's life moves it from this status to `next` (read from
-    /// ``LegalMoves/table``). Nothing leaves a terminal status.
+    /// ``LegalMoves/table``).
     public func canMove(to next: RunStatus) -> Bool {
         LegalMoves.all.contains(LegalMoves.Move(self, next))
     }

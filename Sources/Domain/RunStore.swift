@@ -56,6 +56,32 @@ public protocol RunStore: Sendable {
     /// its cost added to `orphan_cost_micros`. False when it was recorded before.
     func recordOrphan(_ orphan: OrphanResponse) async throws -> Bool
 
+    /// Writes a tree parent's guarded `update` and inserts its new `children` (each with a
+    /// `created` event), in one transaction: all of it, or nothing when the guard failed
+    /// (false). A child's (parent, level, chunk index) is unique, so a level is never cut twice.
+    func insertChildren(_ children: [Run], parent update: RunUpdate) async throws -> Bool
+
+    /// How many children of `parent` are in each status, per level.
+    func treeProgress(of parent: RunID) async throws -> TreeProgress
+
+    /// The children of `parent` (of one `level`, or all), in level and chunk order, without inputs.
+    func treeChildren(of parent: RunID, level: Int?) async throws -> [TreeChild]
+
+    /// Makes up to `count` held children of `parent` at `level` available now, in chunk
+    /// order; returns how many.
+    func releaseChildren(of parent: RunID, level: Int, count: Int, now: Date) async throws -> Int
+
+    /// Cancels the queued children of `parent` (each with a `cancelled` event naming
+    /// `reason`) and, when `inFlight`, asks its in-flight children to cancel at the provider.
+    func cancelChildren(of parent: RunID, inFlight: Bool, reason: String, actor: String, now: Date) async throws -> TreeCancellation
+
+    /// An operator's retry of a failed tree parent: the parent goes back to `in_progress` and
+    /// the children of its current level that ended without a result are queued again (held,
+    /// attempts reset, the cost they already ran up kept in `orphan_cost_micros`); finished
+    /// children are kept. Returns the parent and how many children were queued, nil when the
+    /// tenant has no such run; ``KilnError/Code/conflict`` when it is not a failed tree parent.
+    func retryFailedChildren(of parent: RunID, tenant: TenantID, actor: String, now: Date) async throws -> (Run, Int)?
+
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 

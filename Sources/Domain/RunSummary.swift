@@ -2,10 +2,14 @@ import Foundation
 
 /// How much is where: the answer of `kiln status`.
 public struct RunSummary: Sendable, Hashable, Encodable {
+    /// Runs the application made (long documents' parents included), by status.
     public var counts: [String: Int]
+    /// Long documents' children (map and merge runs Kiln made), by status: counted apart.
+    public var childCounts: [String: Int] = [:]
     public var oldestQueuedAt: Date?
     public var inFlight: Int
-    /// Everything paid: the runs' own responses and their orphans.
+    /// Everything paid: the runs' own responses and their orphans (a parent's cost is its
+    /// children's, counted once).
     public var costMicros: Int64
     public var possibleDuplicates: Int
     /// Responses the provider ran for runs that did not use them (found through webhooks).
@@ -27,6 +31,7 @@ public struct RunSummary: Sendable, Hashable, Encodable {
 
     enum CodingKeys: String, CodingKey {
         case counts
+        case childCounts = "child_counts"
         case oldestQueuedAt = "oldest_queued_at"
         case inFlight = "in_flight"
         case costMicros = "cost_micros"
@@ -40,6 +45,9 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         var all: [String: Int] = [:]
         for status in RunStatus.allCases { all[status.rawValue] = counts[status.rawValue] ?? 0 }
         try c.encode(all, forKey: .counts)
+        var children: [String: Int] = [:]
+        for status in RunStatus.allCases { children[status.rawValue] = childCounts[status.rawValue] ?? 0 }
+        try c.encode(children, forKey: .childCounts)
         try c.encode(oldestQueuedAt.map(Timestamp.format), forKey: .oldestQueuedAt)
         try c.encode(inFlight, forKey: .inFlight)
         try c.encode(costMicros, forKey: .costMicros)

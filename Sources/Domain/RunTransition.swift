@@ -36,6 +36,17 @@ public enum RunTransition: Sendable, Hashable {
     /// in-flight run nobody holds becomes due for its poller now. Kiln's half of the row is
     /// left alone (the poller or submitter carries the request out).
     case requestCancellation
+    /// submitting → in_progress for a long document's parent: its children were created
+    /// (in the same transaction); it works level 0 and is looked at again by `nextCheckAt`.
+    case expand(nextCheckAt: Date)
+    /// in_progress, a tree parent after a look at its children: the level it works now and
+    /// its next look; the lease is released.
+    case treeStep(level: Int, nextCheckAt: Date)
+    /// failed → in_progress: an operator retries a tree parent's failed children.
+    case resumeTree
+    /// A tree child that ended without a result → queued again, held for its parent to
+    /// release: attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
+    case retryChild
 
     /// The run after this step at `now`, or nil when the step is not allowed from here.
     public func apply(to run: Run, at now: Date) -> Run? {
@@ -113,6 +124,42 @@ public enum RunTransition: Sendable, Hashable {
             if run.status == .submitting, run.sendStartedAt == nil {
                 next.status = .queued  // nothing left: hand it straight back
             }
+        case .expand(let nextCheckAt):
+            guard run.parentRunID == nil else { return nil }
+            next.status = .inProgress
+            next.level = 0
+            next.submittedAt = now
+            next.nextPollAt = nextCheckAt
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .treeStep(let level, let nextCheckAt):
+            guard run.isTreeParent, level >= (run.level ?? 0) else { return nil }
+            next.level = level
+            next.pollCount = run.pollCount + 1
+            next.nextPollAt = nextCheckAt
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .resumeTree:
+            guard run.isTreeParent else { return nil }
+            next.status = .inProgress
+            next.error = nil
+            next.output = nil
+            next.finalizedAt = nil
+            next.nextPollAt = now
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
+        case .retryChild:
+            next = Run(
+                id: run.id, tenantID: run.tenantID, userID: run.userID, feature: run.feature, subject: run.subject,
+                idempotencyKey: run.idempotencyKey, input: run.input, policy: run.policy, createdAt: run.createdAt)
+            next.parentRunID = run.parentRunID
+            next.level = run.level
+            next.chunkIndex = run.chunkIndex
+            next.charStart = run.charStart
+            next.charEnd = run.charEnd
+            next.orphanCostMicros = run.orphanCostMicros + (run.costMicros ?? 0)
+            next.availableAt = DocumentTree.heldUntil
+            next.updatedAt = now
         case .requestCancellation:
             guard run.cancelRequestedAt == nil else { return nil }
             next.cancelRequestedAt = now
@@ -146,6 +193,10 @@ public enum RunTransition: Sendable, Hashable {
         case .finish: .finish
         case .release: .release
         case .requestCancellation: .requestCancellation
+        case .expand: .expand
+        case .treeStep: .treeStep
+        case .resumeTree: .resumeTree
+        case .retryChild: .retryChild
         }
     }
 

@@ -37,6 +37,7 @@ public struct RunUpdate: Sendable, Hashable {
         let audited: Bool
         switch transition {
         case .markSend, .requestCancellation: audited = true
+        case .treeStep(let level, _): audited = level != current.level
         default: audited = next.status != current.status
         }
         var eventDetails = details

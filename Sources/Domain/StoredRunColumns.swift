@@ -41,6 +41,11 @@ public struct StoredRunColumns: Sendable {
     public var providerCompletedAt: Date?
     public var finalizedAt: Date?
     public var updatedAt: Date?
+    public var parentRunID: String?
+    public var chunkIndex: Int?
+    public var level: Int?
+    public var charStart: Int?
+    public var charEnd: Int?
 
     public init() {}
 
@@ -90,6 +95,11 @@ public struct StoredRunColumns: Sendable {
         run.providerCompletedAt = providerCompletedAt
         run.finalizedAt = finalizedAt
         run.updatedAt = updatedAt ?? created
+        run.parentRunID = parentRunID.map(RunID.init)
+        run.chunkIndex = chunkIndex
+        run.level = level
+        run.charStart = charStart
+        run.charEnd = charEnd
         return run
     }
 }

@@ -19,6 +19,8 @@ public struct SubmitDecision: Sendable {
         case send(GenerationRequest, promptVersion: String, policy: RunPolicy)
         /// No call: this transition finishes the run or hands it back.
         case settle(RunTransition)
+        /// A document longer than one request: cut it into a tree of children (``DocumentTree``).
+        case expand(DocumentSummary.Document, policy: RunPolicy)
     }
 
     /// What follows: the transition to write, whether the create may have reached the
@@ -51,6 +53,11 @@ public struct SubmitDecision: Sendable {
         do throws(KilnError) {
             resolved = try policy.get()
             let feature = try features.feature(named: run.feature)
+            if let summary = feature as? DocumentSummary, DocumentSummary.isLong(run.input, limits: limits) {
+                let document = try summary.document(in: run.input, limits: limits)
+                if now >= run.deadline(resolved) { return .settle(.timeOut(providerStatus: nil)) }
+                return .expand(document, policy: resolved)
+            }
             try feature.validate(input: run.input, limits: limits)
             var request = try feature.request(for: run.input, policy: resolved)
             request.outputFormat = feature.outputFormat

@@ -20,6 +20,8 @@ public struct PollPassResult: Sendable, Hashable {
     public var webhooksLookedAt = 0
     public var adopted = 0
     public var orphans = 0
+    /// Long documents' parents looked at (``Poller/stepTrees``).
+    public var parentsLookedAt = 0
 
     public init() {}
 
@@ -54,5 +56,6 @@ extension PollPassResult {
         webhooksLookedAt += other.webhooksLookedAt
         adopted += other.adopted
         orphans += other.orphans
+        parentsLookedAt += other.parentsLookedAt
     }
 }

@@ -20,10 +20,11 @@ public struct Poller: Sendable {
             settings: environment.configuration.poller, prices: environment.configuration.prices, features: environment.features)
     }
 
-    private var settings: PollerSettings { environment.configuration.poller }
+    var settings: PollerSettings { environment.configuration.poller }
 
     public func runOnce(now: Date, dueBy: Date? = nil) async throws -> PollPassResult {
         var result = try await pollDue(now: now, dueBy: dueBy)
+        try await stepTrees(now: environment.clock.now(), dueBy: dueBy, into: &result)
         // After the batch (whose leases are renewed while it runs), never instead of it.
         if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
         return result

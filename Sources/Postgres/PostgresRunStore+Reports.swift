@@ -7,10 +7,11 @@ extension PostgresRunStore {
     public func summary() async throws -> RunSummary {
         try await perform("summarize runs") { [self] in
             var counts: [String: Int] = [:]
-            for try await (status, count) in try await client.query(
-                "SELECT status, count(*) FROM ai_runs GROUP BY status", logger: logger
-            ).decode((String, Int).self) {
-                counts[status] = count
+            var childCounts: [String: Int] = [:]
+            for try await (status, child, count) in try await client.query(
+                "SELECT status, parent_run_id IS NOT NULL, count(*) FROM ai_runs GROUP BY 1, 2", logger: logger
+            ).decode((String, Bool, Int).self) {
+                if child { childCounts[status] = count } else { counts[status] = count }
             }
             var oldest: Date?
             var cost: Int64 = 0
@@ -19,8 +20,8 @@ extension PostgresRunStore {
             var orphans = 0
             for try await (first, total, dups, orphanTotal, orphanCount) in try await client.query(
                 """
-                SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued'),
-                       (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs),
+                SELECT (SELECT min(created_at) FROM ai_runs WHERE status = 'queued' AND parent_run_id IS NULL),
+                       (SELECT coalesce(sum(cost_micros), 0)::bigint FROM ai_runs WHERE level IS NULL OR parent_run_id IS NOT NULL),
                        (SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'),
                        (SELECT coalesce(sum(orphan_cost_micros), 0)::bigint FROM ai_runs),
                        (SELECT count(*) FROM ai_run_events WHERE kind = 'orphan_response')
@@ -28,9 +29,11 @@ extension PostgresRunStore {
             ).decode((Date?, Int64, Int, Int64, Int).self) {
                 (oldest, cost, duplicates, orphanCost, orphans) = (first, total, dups, orphanTotal, orphanCount)
             }
-            return RunSummary(
+            var summary = RunSummary(
                 counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
                 costMicros: cost + orphanCost, possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
+            summary.childCounts = childCounts
+            return summary
         }
     }
 
@@ -41,6 +44,7 @@ extension PostgresRunStore {
                 """
                 SELECT extract(epoch FROM provider_completed_at - submitted_at)::float8 FROM ai_runs
                 WHERE status = 'completed' AND feature = \(feature) AND coalesce(policy->>'model', \(defaultModel)) = \(model)
+                    AND (level IS NULL OR parent_run_id IS NOT NULL)
                   AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
                 ORDER BY finalized_at DESC LIMIT \(limit)
                 """, logger: logger

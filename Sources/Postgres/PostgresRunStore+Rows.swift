@@ -11,8 +11,24 @@ extension PostgresRunStore {
         error::text AS error, usage::text AS usage, cost_micros, orphan_cost_micros, poll_count, \
         next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, \
         reviewed_by, reviewed_at, reviewed_output::text AS reviewed_output, displayed_at, displayed_by, prompt_version, \
-        send_started_at, created_at, submitted_at, provider_started_at, provider_completed_at, finalized_at, updated_at
+        send_started_at, created_at, submitted_at, provider_started_at, provider_completed_at, finalized_at, updated_at, \
+        parent_run_id, chunk_index, level, char_start, char_end
         """
+
+    /// ``columns`` with `input` read as `{}` (a tree parent's step never needs its document,
+    /// which may be tens of megabytes).
+    static let columnsWithoutInput = columns.replacingOccurrences(of: "input::text AS input", with: "'{}'::text AS input")
+
+    /// `SELECT <every column but input> FROM ai_runs <tail>`.
+    static func fetchWithoutInput(_ connection: PostgresConnection, _ tail: PostgresQuery, logger: Logger) async throws -> [Run] {
+        var query = PostgresQuery(unsafeSQL: "SELECT \(columnsWithoutInput) FROM ai_runs " + tail.sql)
+        query.binds = tail.binds
+        var runs: [Run] = []
+        for try await row in try await connection.query(query, logger: logger) {
+            runs.append(try decode(row.makeRandomAccess()))
+        }
+        return runs
+    }
 
     /// `SELECT <every column> FROM ai_runs <tail>`.
     static func fetch(_ connection: PostgresConnection, _ tail: PostgresQuery, logger: Logger) async throws -> [Run] {
@@ -66,6 +82,11 @@ extension PostgresRunStore {
         c.providerCompletedAt = try row["provider_completed_at"].decode(Date?.self)
         c.finalizedAt = try row["finalized_at"].decode(Date?.self)
         c.updatedAt = try row["updated_at"].decode(Date?.self)
+        c.parentRunID = try row["parent_run_id"].decode(String?.self)
+        c.chunkIndex = try row["chunk_index"].decode(Int?.self)
+        c.level = try row["level"].decode(Int?.self)
+        c.charStart = try row["char_start"].decode(Int?.self)
+        c.charEnd = try row["char_end"].decode(Int?.self)
         return try c.run()
     }
 
@@ -81,7 +102,8 @@ extension PostgresRunStore {
                 available_at = \(run.availableAt), lease_owner = \(run.leaseOwner), lease_expires_at = \(run.leaseExpiresAt),
                 review_state = coalesce(\(run.reviewState), review_state), prompt_version = \(run.promptVersion),
                 send_started_at = \(run.sendStartedAt), submitted_at = \(run.submittedAt), provider_started_at = \(run.providerStartedAt),
-                provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt)
+                provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt),
+                level = \(run.level)
             WHERE id = \(run.id.rawValue) AND status = \(update.expectedStatus.rawValue)
               AND lease_owner IS NOT DISTINCT FROM \(update.expectedLeaseOwner)
               AND (\(update.expectedAttempt)::integer IS NULL OR attempt = \(update.expectedAttempt))

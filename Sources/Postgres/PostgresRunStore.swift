@@ -94,10 +94,12 @@ public final class PostgresRunStore: RunStore, Service {
                 let inserted = try await connection.query(
                     """
                     INSERT INTO ai_runs (id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, input,
-                        policy, status, prompt_version, available_at, created_at, updated_at)
+                        policy, status, prompt_version, available_at, created_at, updated_at, parent_run_id, chunk_index, level,
+                        char_start, char_end)
                     VALUES (\(run.id.rawValue), \(run.tenantID.rawValue), \(run.userID), \(run.feature), \(run.subject?.type),
                         \(run.subject?.id), \(run.idempotencyKey), \(run.input.jsonText)::jsonb, \(run.policy.jsonText)::jsonb,
-                        \(run.status.rawValue), \(run.promptVersion), \(run.availableAt), \(run.createdAt), \(run.updatedAt))
+                        \(run.status.rawValue), \(run.promptVersion), \(run.availableAt), \(run.createdAt), \(run.updatedAt),
+                        \(run.parentRunID?.rawValue), \(run.chunkIndex), \(run.level), \(run.charStart), \(run.charEnd))
                     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                     RETURNING id
                     """, logger: logger
@@ -152,11 +154,22 @@ public final class PostgresRunStore: RunStore, Service {
                     due =
                         "WHERE status = 'submitting' AND lease_expires_at <= \(now) ORDER BY lease_expires_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
                 case .poll:
-                    due =
-                        "WHERE status = 'in_progress' AND next_poll_at <= \(now) ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED"
+                    due = """
+                        WHERE status = 'in_progress' AND next_poll_at <= \(now) AND (level IS NULL OR parent_run_id IS NOT NULL)
+                        ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                        """
+                case .treeStep:
+                    due = """
+                        WHERE status = 'in_progress' AND next_poll_at <= \(now) AND level IS NOT NULL AND parent_run_id IS NULL
+                        ORDER BY next_poll_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                        """
                 }
                 var claimed: [Run] = []
-                for current in try await Self.fetch(connection, due, logger: logger) {
+                let candidates =
+                    kind == .treeStep
+                    ? try await Self.fetchWithoutInput(connection, due, logger: logger)
+                    : try await Self.fetch(connection, due, logger: logger)
+                for current in candidates {
                     guard let update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now),
                         try await Self.write(update, connection, logger: logger)
                     else { continue }

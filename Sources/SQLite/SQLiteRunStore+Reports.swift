@@ -8,20 +8,28 @@ extension SQLiteRunStore {
         try await perform("summarize runs") { [pool] in
             try await pool.read { db in
                 var counts: [String: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM ai_runs GROUP BY status") {
-                    counts[row["status"]] = row["n"]
+                var childCounts: [String: Int] = [:]
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT status, parent_run_id IS NOT NULL AS child, count(*) AS n FROM ai_runs GROUP BY status, child")
+                {
+                    if row["child"] { childCounts[row["status"]] = row["n"] } else { counts[row["status"]] = row["n"] }
                 }
-                let oldest = try String.fetchOne(db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued'")
-                let cost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs") ?? 0
+                let oldest = try String.fetchOne(
+                    db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued' AND parent_run_id IS NULL")
+                let cost =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs WHERE level IS NULL OR parent_run_id IS NOT NULL") ?? 0
                 let orphanCost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(orphan_cost_micros), 0) FROM ai_runs") ?? 0
                 let duplicates =
                     try Int.fetchOne(
                         db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0
                 let orphans = try Int.fetchOne(db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'orphan_response'") ?? 0
-                return RunSummary(
+                var summary = RunSummary(
                     counts: counts, oldestQueuedAt: oldest.flatMap(Timestamp.parse),
                     inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost + orphanCost,
                     possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
+                summary.childCounts = childCounts
+                return summary
             }
         }
     }
@@ -35,6 +43,7 @@ extension SQLiteRunStore {
                         SELECT submitted_at, provider_completed_at FROM ai_runs
                         WHERE status = 'completed' AND feature = ? AND coalesce(json_extract(policy, '$.model'), ?) = ?
                             AND submitted_at IS NOT NULL AND provider_completed_at IS NOT NULL
+                            AND (level IS NULL OR parent_run_id IS NOT NULL)
                         ORDER BY finalized_at DESC LIMIT ?
                         """,
                     arguments: [feature, defaultModel, model, limit])

@@ -51,10 +51,43 @@ extension SQLiteRunStore {
         c.providerCompletedAt = try time("provider_completed_at")
         c.finalizedAt = try time("finalized_at")
         c.updatedAt = try time("updated_at")
+        c.parentRunID = row["parent_run_id"]
+        c.chunkIndex = row["chunk_index"]
+        c.level = row["level"]
+        c.charStart = row["char_start"]
+        c.charEnd = row["char_end"]
         return try c.run()
     }
 
     static func text(_ date: Date?) -> String? { date.map(Timestamp.format) }
+
+    /// Every column of `ai_runs` but `input`, which is read as `{}` (a tree parent's step
+    /// never needs its document, which may be tens of megabytes).
+    static let columnsWithoutInput = """
+        id, tenant_id, user_id, feature, subject_type, subject_id, idempotency_key, '{}' AS input, policy, status, attempt, \
+        response_id, provider_status, output, error, usage, cost_micros, orphan_cost_micros, poll_count, next_poll_at, \
+        available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, reviewed_by, reviewed_at, \
+        reviewed_output, displayed_at, displayed_by, prompt_version, send_started_at, created_at, submitted_at, \
+        provider_started_at, provider_completed_at, finalized_at, updated_at, parent_run_id, chunk_index, level, \
+        char_start, char_end
+        """
+
+    /// Inserts `run` as a new row: the application's half, and the tree columns of a child.
+    static func insertRow(_ run: Run, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO ai_runs (id, tenant_id, user_id, feature, subject_type, subject_id,
+                    idempotency_key, input, policy, status, prompt_version, available_at, created_at, updated_at,
+                    parent_run_id, chunk_index, level, char_start, char_end)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                run.id.rawValue, run.tenantID.rawValue, run.userID, run.feature, run.subject?.type,
+                run.subject?.id, run.idempotencyKey, run.input.jsonText, run.policy.jsonText,
+                run.status.rawValue, run.promptVersion, text(run.availableAt), text(run.createdAt),
+                text(run.updatedAt), run.parentRunID?.rawValue, run.chunkIndex, run.level, run.charStart, run.charEnd,
+            ])
+    }
 
     static func insertEvent(_ event: RunEvent, _ db: Database) throws {
         try db.execute(

@@ -64,18 +64,7 @@ public final class SQLiteRunStore: RunStore {
                 {
                     return .existing(try Self.decodeRun(row))
                 }
-                try db.execute(
-                    sql: """
-                        INSERT INTO ai_runs (id, tenant_id, user_id, feature, subject_type, subject_id,
-                            idempotency_key, input, policy, status, prompt_version, available_at, created_at, updated_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        run.id.rawValue, run.tenantID.rawValue, run.userID, run.feature, run.subject?.type,
-                        run.subject?.id, run.idempotencyKey, run.input.jsonText, run.policy.jsonText,
-                        run.status.rawValue, run.promptVersion, Self.text(run.availableAt), Self.text(run.createdAt),
-                        Self.text(run.updatedAt),
-                    ])
+                try Self.insertRow(run, db)
                 try Self.insertEvent(event, db)
                 return .inserted(run)
             }
@@ -123,15 +112,23 @@ public final class SQLiteRunStore: RunStore {
 
     public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
         let selection: String
+        var columns = "*"
         switch kind {
         case .submission: selection = "status = 'queued' AND available_at <= ? ORDER BY available_at, id"
         case .abandonedSubmission: selection = "status = 'submitting' AND lease_expires_at <= ? ORDER BY lease_expires_at, id"
-        case .poll: selection = "status = 'in_progress' AND next_poll_at <= ? ORDER BY next_poll_at, id"
+        case .poll:
+            selection =
+                "status = 'in_progress' AND next_poll_at <= ? AND (level IS NULL OR parent_run_id IS NOT NULL) ORDER BY next_poll_at, id"
+        case .treeStep:
+            selection =
+                "status = 'in_progress' AND next_poll_at <= ? AND level IS NOT NULL AND parent_run_id IS NULL ORDER BY next_poll_at, id"
+            columns = Self.columnsWithoutInput
         }
         let nowText = Self.text(now)
-        return try await perform("claim runs") { [pool] in
+        return try await perform("claim runs") { [pool, columns] in
             try await pool.write { db -> [Run] in
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT \(columns) FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
                 var claimed: [Run] = []
                 for row in rows {
                     guard let update = kind.update(claiming: try Self.decodeRun(row), owner: owner, leaseUntil: leaseUntil, now: now),
@@ -239,7 +236,7 @@ public final class SQLiteRunStore: RunStore {
                     error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
                     lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
                     prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_started_at = ?, provider_completed_at = ?,
-                    finalized_at = ?, updated_at = ?
+                    finalized_at = ?, updated_at = ?, level = ?
                 WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
                 """,
             arguments: [
@@ -248,7 +245,7 @@ public final class SQLiteRunStore: RunStore {
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
                 text(run.finalizedAt),
-                text(run.updatedAt), run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
+                text(run.updatedAt), run.level, run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
                 update.expectedAttempt, update.expectedAttempt,
             ])
         guard db.changesCount == 1 else { return false }

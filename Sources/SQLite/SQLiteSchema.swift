@@ -165,6 +165,30 @@ enum SQLiteSchema {
                     CREATE INDEX ai_run_events_orphans ON ai_run_events (kind) WHERE kind = 'orphan_response';
                     """)
         }
+        migrator.registerMigration("v5_document_trees") { db in
+            // Long documents: children point at their parent, with their level, place and the
+            // range of the parent's text they cover. A child that ends makes its parent due, so
+            // the next level starts at once (unless a worker holds the parent: it looks again soon).
+            try db.execute(
+                sql: """
+                    ALTER TABLE ai_runs ADD COLUMN parent_run_id TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN chunk_index INTEGER;
+                    ALTER TABLE ai_runs ADD COLUMN level INTEGER;
+                    ALTER TABLE ai_runs ADD COLUMN char_start INTEGER;
+                    ALTER TABLE ai_runs ADD COLUMN char_end INTEGER;
+                    CREATE UNIQUE INDEX ai_runs_tree ON ai_runs (parent_run_id, level, chunk_index)
+                        WHERE parent_run_id IS NOT NULL;
+                    CREATE TRIGGER ai_runs_child_finished AFTER UPDATE OF status ON ai_runs
+                    WHEN NEW.parent_run_id IS NOT NULL
+                        AND OLD.status IN ('queued','submitting','in_progress')
+                        AND NEW.status NOT IN ('queued','submitting','in_progress')
+                    BEGIN
+                        UPDATE ai_runs SET next_poll_at = NEW.updated_at
+                        WHERE id = NEW.parent_run_id AND status = 'in_progress' AND lease_owner IS NULL
+                            AND next_poll_at > NEW.updated_at;
+                    END;
+                    """)
+        }
         return migrator
     }
 }

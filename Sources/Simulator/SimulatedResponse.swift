@@ -117,11 +117,19 @@ struct SimulatedResponse: Sendable {
         return json.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    /// The summary the simulator "generates": a deterministic function of the input.
+    /// The summary the simulator "generates": a deterministic function of the input that,
+    /// as a model told to keep names and figures would, keeps every planted fact (a word
+    /// `FACT-…`) in order, so a long document's tree can be checked end to end.
     static func summary(of input: String, maxOutputTokens: Int?) -> String {
         let words = input.split(whereSeparator: \.isWhitespace).filter { !$0.hasPrefix("[sim:") }
         let lead = words.prefix(40).joined(separator: " ")
-        let text = "Summary of a \(words.count)-word document: \(lead)\(words.count > 40 ? " …" : "")"
+        var text = "Summary of a \(words.count)-word document: \(lead)\(words.count > 40 ? " …" : "")"
+        var facts: [Substring] = []
+        for word in words where word.hasPrefix("FACT-") {
+            let fact = word.prefix { $0.isLetter || $0.isNumber || $0 == "-" }
+            if facts.last != fact { facts.append(fact) }
+        }
+        if !facts.isEmpty { text += " Facts: " + facts.joined(separator: " ") + "." }
         let limit = (maxOutputTokens ?? 4096) * 4
         return String(text.prefix(limit))
     }

@@ -99,6 +99,10 @@ final class SimulatorState: Sendable {
                     ? .failed
                     : draw < c.stuckShare + c.failedShare + c.incompleteShare ? .incomplete : .completed
             if let forced = directives.outcome { outcome = forced }
+            if directives.failOnce {
+                let earlier = runID.map { state.responsesByRun[$0]?.count ?? 0 } ?? 0
+                outcome = earlier == 0 ? .failed : .completed
+            }
             if !request.background, outcome == .stuck { outcome = .completed }
             if endsAtOnce {
                 (queueWait, generation) = (0, 0)
@@ -197,7 +201,8 @@ final class SimulatorState: Sendable {
 }
 
 /// Test directives a document may carry, e.g. `[sim:fail]`, `[sim:generation=30]`,
-/// `[sim:refuse]`, `[sim:malformed_json]`, `[sim:schema_mismatch]`.
+/// `[sim:refuse]`, `[sim:malformed_json]`, `[sim:schema_mismatch]`, `[sim:fail_once]` (the
+/// run's first response fails, later ones complete: a fault that goes away).
 struct Directives {
     var outcome: SimulatedResponse.Outcome?
     var generation: Double?
@@ -205,6 +210,7 @@ struct Directives {
     /// For a `json_schema` request: answer with text that is not JSON, or JSON that breaks the schema.
     var malformedJSON = false
     var schemaMismatch = false
+    var failOnce = false
 
     init(_ input: String) {
         guard input.contains("[sim:") else { return }
@@ -214,6 +220,7 @@ struct Directives {
         if input.contains("[sim:stuck]") { outcome = .stuck }
         malformedJSON = input.contains("[sim:malformed_json]")
         schemaMismatch = input.contains("[sim:schema_mismatch]")
+        failOnce = input.contains("[sim:fail_once]")
         generation = Self.number(after: "[sim:generation=", in: input)
         queue = Self.number(after: "[sim:queue=", in: input)
     }

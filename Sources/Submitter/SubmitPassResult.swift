@@ -3,6 +3,8 @@ import Foundation
 /// What happened to one run in a submit pass.
 enum SubmitOutcome: Sendable {
     case accepted
+    /// A long document cut into children (``DocumentTree``).
+    case expanded
     case requeued
     case resubmitting
     case failed
@@ -19,6 +21,8 @@ enum SubmitOutcome: Sendable {
 public struct SubmitPassResult: Sendable, Hashable {
     public var claimed = 0
     public var accepted = 0
+    /// Long documents cut into children.
+    public var expanded = 0
     public var requeued = 0
     public var possibleDuplicates = 0
     public var failed = 0
@@ -32,6 +36,7 @@ public struct SubmitPassResult: Sendable, Hashable {
     mutating func record(_ outcome: SubmitOutcome) {
         switch outcome {
         case .accepted: accepted += 1
+        case .expanded: expanded += 1
         case .requeued: requeued += 1
         case .resubmitting:
             possibleDuplicates += 1
@@ -48,7 +53,7 @@ public struct SubmitPassResult: Sendable, Hashable {
     }
 
     public var summary: String {
-        "submit: claimed \(claimed), accepted \(accepted), requeued \(requeued), failed \(failed), cancelled \(cancelled), timed out \(timedOut), possible duplicates \(possibleDuplicates)"
+        "submit: claimed \(claimed), accepted \(accepted)\(expanded > 0 ? ", documents cut \(expanded)" : ""), requeued \(requeued), failed \(failed), cancelled \(cancelled), timed out \(timedOut), possible duplicates \(possibleDuplicates)"
     }
 }
 
@@ -57,6 +62,7 @@ extension SubmitPassResult {
     public mutating func add(_ other: SubmitPassResult) {
         claimed += other.claimed
         accepted += other.accepted
+        expanded += other.expanded
         requeued += other.requeued
         possibleDuplicates += other.possibleDuplicates
         failed += other.failed

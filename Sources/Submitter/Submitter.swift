@@ -69,8 +69,10 @@ public struct Submitter: Sendable {
             return try await save(SubmitDecision.Verdict(transition), on: run)
         case .send(let request, let version, let resolved):
             (generation, promptVersion, policy) = (request, version, resolved)
+        case .expand(let document, let resolved):
+            return try await expand(run, document: document, policy: resolved)
         }
-        try await environment.budget.acquire()
+        try await environment.budget.acquire(inputTokens: generation.estimatedInputTokens)
 
         // The send mark: committed before the request leaves.
         guard let marked = RunUpdate.make(.markSend(promptVersion: promptVersion), on: run, at: clock.now(), actor: environment.owner),
@@ -93,6 +95,38 @@ public struct Submitter: Sendable {
         }
         if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
         return try await save(verdict, on: sending)
+    }
+
+    /// Cuts a long document into its map children, written with the parent's move to
+    /// `in_progress` in one transaction; a tree over its cost cap or size fails the parent.
+    func expand(_ run: Run, document: DocumentSummary.Document, policy: RunPolicy) async throws -> SubmitOutcome {
+        let configuration = environment.configuration
+        let tree = DocumentTree(settings: configuration.documents, limits: configuration.limits, prices: configuration.prices)
+        let now = environment.clock.now()
+        let expansion: DocumentTree.Expansion
+        do throws(KilnError) {
+            expansion = try tree.expand(run, document: document, policy: policy, now: now)
+        } catch {
+            environment.logger(for: run).warning("document refused before it was cut", metadata: [LogKey.error: "\(error.code.rawValue)"])
+            return try await save(
+                SubmitDecision.Verdict(.fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy))), on: run)
+        }
+        let estimate = expansion.estimate
+        var details: [String: JSONValue] = [
+            "children": .number(Double(expansion.children.count)), "estimated_levels": .number(Double(estimate.levels + 1)),
+            "estimated_input_tokens": .number(Double(estimate.inputTokens)),
+            "estimated_output_tokens": .number(Double(estimate.outputTokens)),
+            "deadline": .string(Timestamp.format(expansion.deadline)),
+        ]
+        if let cost = estimate.costMicros { details["estimated_cost_micros"] = .number(Double(cost)) }
+        guard
+            let update = RunUpdate.make(
+                .expand(nextCheckAt: now.addingTimeInterval(configuration.documents.checkSeconds)), on: run, at: now,
+                actor: environment.owner, details: details),
+            try await environment.store.insertChildren(expansion.children, parent: update)
+        else { return .lostLease }
+        environment.logger(for: run).info("document cut into \(expansion.children.count) children")
+        return .expanded
     }
 
     /// A run found in `submitting` after its owner's lease expired.

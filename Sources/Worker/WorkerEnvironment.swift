@@ -26,7 +26,9 @@ public struct WorkerEnvironment: Sendable {
         self.owner = owner
         self.logger = logger
         self.clock = clock
-        self.budget = RequestBudget(ratePerSecond: configuration.submitter.maxRequestsPerSecond)
+        self.budget = RequestBudget(
+            ratePerSecond: configuration.submitter.maxRequestsPerSecond,
+            inputTokensPerMinute: configuration.submitter.maxInputTokensPerMinute)
         self.estimates = RunTimeEstimates(store: store, defaultModel: configuration.policy.model)
     }
 

@@ -41,7 +41,8 @@ struct BadInputTests {
         Case(
             name: "document over the size limit",
             arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", #"{"text":"0123456789ABC"}"#],
-            environment: ["KILN_LIMITS_MAX_INPUT_CHARS": "10"], message: "limits.max_input_chars is 10"),
+            environment: ["KILN_LIMITS_MAX_INPUT_CHARS": "10", "KILN_LIMITS_MAX_DOCUMENT_CHARS": "10"],
+            message: "limits.max_document_chars is 10"),
         Case(
             name: "input and input file both",
             arguments: ["enqueue", "document_summary", "--tenant", "t", "--input", valid, "--input-file", "x.json"], message: "not both"),

@@ -4,7 +4,7 @@ import Testing
 @Suite("document_summary")
 struct FeatureTests {
     let feature = DocumentSummary()
-    let limits = InputLimits(maxInputChars: 50)
+    let limits = InputLimits(maxInputChars: 50, maxDocumentChars: 50)
 
     @Test func buildsARequestFromTheInputAndPolicy() throws {
         let request = try feature.request(
@@ -24,7 +24,7 @@ struct FeatureTests {
         (["text": "   "], "input.text is empty"),
         (["text": "ok", "length": "epic"], "input.length"),
         (["text": "ok", "tone": "dry"], "unknown key \"tone\""),
-        (["text": .string(String(repeating: "a", count: 51))], "limits.max_input_chars is 50"),
+        (["text": .string(String(repeating: "a", count: 51))], "limits.max_document_chars is 50"),
         (.array([]), "must be a JSON object"),
     ]
 

@@ -22,21 +22,27 @@ struct LegalMovesTests {
         case .claimForPoll: [.claimForPoll(owner: "a", leaseUntil: now + 60)]
         case .schedulePoll: [.schedulePoll(providerStatus: "in_progress", nextPollAt: now + 9)]
         case .finish:
-            [RunStatus.completed, .failed, .incomplete, .cancelled, .inProgress].map {
+            [RunStatus.completed, .failed, .incomplete, .cancelled, .timedOut, .inProgress].map {
                 .finish(ProviderOutcome(status: $0, providerStatus: $0.rawValue))
             }
         case .release: [.release]
         case .requestCancellation: [.requestCancellation]
+        case .expand: [.expand(nextCheckAt: now + 15)]
+        case .treeStep: [.treeStep(level: 0, nextCheckAt: now + 15), .treeStep(level: 1, nextCheckAt: now + 15)]
+        case .resumeTree: [.resumeTree]
+        case .retryChild: [.retryChild]
         }
     }
 
     /// Runs in every status, leased and sent (`release` of a sent submission keeps it
-    /// `submitting`) and not.
+    /// `submitting`) and not, and long documents' parents.
     static func runs() -> [Run] {
         RunStatus.allCases.flatMap { status -> [Run] in
             var leased = Run.fixture(status: status, owner: "a")
             leased.sendStartedAt = now
-            return [Run.fixture(status: status), Run.fixture(status: status, owner: "a"), leased]
+            var parent = Run.fixture(status: status)
+            parent.level = 0
+            return [Run.fixture(status: status), Run.fixture(status: status, owner: "a"), leased, parent]
         }
     }
 
@@ -52,9 +58,17 @@ struct LegalMovesTests {
         .timeOut: ["queued→timed_out", "submitting→timed_out", "in_progress→timed_out"],
         .claimForPoll: ["in_progress→in_progress"],
         .schedulePoll: ["in_progress→in_progress"],
-        .finish: ["in_progress→completed", "in_progress→failed", "in_progress→incomplete", "in_progress→cancelled"],
+        .finish: [
+            "in_progress→completed", "in_progress→failed", "in_progress→incomplete", "in_progress→cancelled",
+            "in_progress→timed_out",
+        ],
         .release: ["submitting→queued", "submitting→submitting", "in_progress→in_progress"],
         .requestCancellation: ["queued→queued", "submitting→submitting", "in_progress→in_progress"],
+        // Long documents: the parent is cut, looks at its children, and an operator may resume it.
+        .expand: ["submitting→in_progress"],
+        .treeStep: ["in_progress→in_progress"],
+        .resumeTree: ["failed→in_progress"],
+        .retryChild: ["failed→queued", "timed_out→queued", "incomplete→queued", "cancelled→queued"],
     ]
 
     @Test(arguments: RunTransition.Step.allCases)

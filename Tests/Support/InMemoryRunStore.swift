@@ -8,19 +8,19 @@ import Synchronization
 /// conformance suite (`Tests/StoreTests`); every end-to-end test still runs on SQLite and
 /// PostgreSQL.
 public final class InMemoryRunStore: RunStore {
-    private struct Tables {
+    struct Tables {
         var runs: [RunID: Run] = [:]
         var events: [RunEvent] = []
         var deliveries: [String: Delivery] = [:]
     }
 
-    private struct Delivery {
+    struct Delivery {
         var delivery: WebhookDelivery
         var handled = false
         var claimExpiresAt: Date?
     }
 
-    private let tables = Mutex(Tables())
+    let tables = Mutex(Tables())
 
     public init() {}
 
@@ -74,7 +74,12 @@ public final class InMemoryRunStore: RunStore {
                 case .submission: run.status == .queued && run.availableAt <= now ? (run.availableAt, run) : nil
                 case .abandonedSubmission:
                     run.status == .submitting && (run.leaseExpiresAt ?? .distantFuture) <= now ? (run.leaseExpiresAt!, run) : nil
-                case .poll: run.status == .inProgress && (run.nextPollAt ?? .distantFuture) <= now ? (run.nextPollAt!, run) : nil
+                case .poll:
+                    run.status == .inProgress && !run.isTreeParent && (run.nextPollAt ?? .distantFuture) <= now
+                        ? (run.nextPollAt!, run) : nil
+                case .treeStep:
+                    run.status == .inProgress && run.isTreeParent && (run.nextPollAt ?? .distantFuture) <= now
+                        ? (run.nextPollAt!, run) : nil
                 }
             }
             return due.sorted { ($0.0, $0.1.id.rawValue) < ($1.0, $1.1.id.rawValue) }.prefix(limit).compactMap { _, run in
@@ -194,15 +199,18 @@ public final class InMemoryRunStore: RunStore {
 
     public func summary() async throws -> RunSummary {
         tables.withLock { tables in
-            let runs = tables.runs.values
+            let runs = tables.runs.values.filter { $0.parentRunID == nil }
+            let children = tables.runs.values.filter { $0.parentRunID != nil }
             let counts = Dictionary(grouping: runs, by: \.status.rawValue).mapValues(\.count)
-            let orphanCost = runs.map(\.orphanCostMicros).reduce(0, +)
-            return RunSummary(
+            let orphanCost = tables.runs.values.map(\.orphanCostMicros).reduce(0, +)
+            var summary = RunSummary(
                 counts: counts, oldestQueuedAt: runs.filter { $0.status == .queued }.map(\.createdAt).min(),
                 inFlight: runs.filter { $0.status == .submitting || $0.status == .inProgress }.count,
-                costMicros: runs.compactMap(\.costMicros).reduce(0, +) + orphanCost,
+                costMicros: tables.runs.values.filter { !$0.isTreeParent }.compactMap(\.costMicros).reduce(0, +) + orphanCost,
                 possibleDuplicates: tables.events.filter { $0.kind == "possible_duplicate" }.count,
                 orphanResponses: tables.events.filter { $0.kind == "orphan_response" }.count, orphanCostMicros: orphanCost)
+            summary.childCounts = Dictionary(grouping: children, by: \.status.rawValue).mapValues(\.count)
+            return summary
         }
     }
 
@@ -223,7 +231,7 @@ public final class InMemoryRunStore: RunStore {
             tables.runs.values
                 .filter { run in
                     let runModel = run.policy.objectValue?["model"]?.stringValue ?? defaultModel
-                    return run.status == .completed && run.feature == feature && runModel == model
+                    return run.status == .completed && run.feature == feature && runModel == model && !run.isTreeParent
                         && run.submittedAt != nil && run.providerCompletedAt != nil
                 }
                 .sorted { ($0.finalizedAt ?? .distantPast) > ($1.finalizedAt ?? .distantPast) }
@@ -246,11 +254,13 @@ public final class InMemoryRunStore: RunStore {
 
     /// The guarded update: Kiln's half of the row, only while the row has the expected
     /// status and lease owner.
-    private static func write(_ update: RunUpdate, to tables: inout Tables) -> Bool {
+    static func write(_ update: RunUpdate, to tables: inout Tables) -> Bool {
         guard var stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
             stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
         else { return false }
         let next = update.run
+        let finishedChild = stored.parentRunID != nil && !stored.status.isTerminal && next.status.isTerminal
+        stored.level = next.level
         stored.status = next.status
         stored.attempt = next.attempt
         stored.responseID = next.responseID
@@ -274,10 +284,21 @@ public final class InMemoryRunStore: RunStore {
         stored.updatedAt = next.updatedAt
         tables.runs[stored.id] = stored
         if let event = update.event { append(event, to: &tables) }
+        if finishedChild, let parentID = stored.parentRunID { parentDue(parentID, at: next.updatedAt, in: &tables) }
         return true
     }
 
-    private static func append(_ event: RunEvent, to tables: inout Tables) {
+    /// What the stores' `ai_runs_child_finished` trigger does: a child that ended makes its
+    /// parent due, unless a worker holds the parent.
+    static func parentDue(_ id: RunID, at now: Date, in tables: inout Tables) {
+        guard var parent = tables.runs[id], parent.status == .inProgress, parent.leaseOwner == nil,
+            (parent.nextPollAt ?? .distantPast) > now
+        else { return }
+        parent.nextPollAt = now
+        tables.runs[id] = parent
+    }
+
+    static func append(_ event: RunEvent, to tables: inout Tables) {
         var event = event
         event.id = Int64(tables.events.count + 1)
         tables.events.append(event)

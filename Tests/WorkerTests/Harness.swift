@@ -95,7 +95,8 @@ struct Harness {
             _ = try await submitter.runOnce(now: Date())
             _ = try await poller.runOnce(now: Date())
             let summary = try await store.summary()
-            if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 { break }
+            let children = ["queued", "submitting", "in_progress"].reduce(0) { $0 + (summary.childCounts[$1] ?? 0) }
+            if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 && children == 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         try await client.shutdown()

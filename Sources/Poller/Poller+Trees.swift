@@ -1,0 +1,138 @@
+import Foundation
+import KilnDomain
+import KilnWorker
+import Logging
+import ServiceLifecycle
+
+/// Long documents: each due parent looks at its children and moves its tree on — releases
+/// the next children of its level, starts the next merge level when one ends, finishes with
+/// the final merge's output, or fails, cancels or times out the tree.
+extension Poller {
+    func stepTrees(now: Date, dueBy: Date?, into result: inout PollPassResult) async throws {
+        let claimed = try await environment.store.claim(
+            .treeStep, owner: environment.owner, limit: settings.batchSize,
+            leaseUntil: now.addingTimeInterval(settings.leaseSeconds), now: dueBy ?? now)
+        result.claimed += claimed.count
+        result.parentsLookedAt += claimed.count
+        guard !claimed.isEmpty else { return }
+        let outcomes = try await withLeaseRenewal(
+            store: environment.store, ids: claimed.map(\.id), owner: environment.owner,
+            leaseSeconds: settings.leaseSeconds, logger: environment.logger
+        ) {
+            try await forEachToTheEnd(claimed, limit: settings.concurrency) { parent in try await self.step(parent) }
+        }
+        for outcome in outcomes { result.record(outcome) }
+    }
+
+    /// One look at a leased parent (read without its input).
+    func step(_ parent: Run) async throws -> PollOutcome {
+        let clock = environment.clock
+        if Task.isShuttingDownGracefully || Task.isCancelled {
+            guard let update = RunUpdate.make(.release, on: parent, at: clock.now(), actor: environment.owner) else { return .lostLease }
+            return try await environment.store.saveDespiteCancellation(update, logger: environment.logger) ? .released : .lostLease
+        }
+        let store = environment.store
+        let documents = environment.configuration.documents
+        let tree = DocumentTree(
+            settings: documents, limits: environment.configuration.limits, prices: environment.configuration.prices)
+        let now = clock.now()
+        let policy: RunPolicy
+        switch environment.policy(of: parent) {
+        case .success(let resolved): policy = resolved
+        case .failure(let error):
+            return try await finish(parent, .fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy)))
+        }
+        let progress = try await store.treeProgress(of: parent.id)
+        let level = parent.level ?? 0
+        let chunks = progress.count(level: 0)
+
+        if parent.cancelRequestedAt != nil || now >= tree.deadline(of: parent, chunks: chunks, policy: policy) {
+            let cancelled = parent.cancelRequestedAt != nil
+            let reason = cancelled ? "its document's run \(parent.id) was cancelled" : "its document's deadline passed"
+            _ = try await store.cancelChildren(of: parent.id, inFlight: true, reason: reason, actor: environment.owner, now: now)
+            let failure =
+                cancelled
+                ? RunFailure(code: "cancelled", message: "cancelled by request; the tree's children were cancelled", source: .kiln)
+                : RunFailure(code: "deadline_exceeded", message: "the document's deadline passed", source: .policy)
+            let all = try await store.treeChildren(of: parent.id, level: nil)
+            let outcome = tree.outcome(cancelled ? .cancelled : .timedOut, output: nil, error: failure, tree: all, policy: policy, now: now)
+            return try await finish(parent, .finish(outcome))
+        }
+
+        if progress.unsuccessful(level: level) > 0 {
+            let children = try await store.treeChildren(of: parent.id, level: level)
+            if !(level == 0 && tree.mayLeaveOut(children, policy: policy)),
+                let failed = children.first(where: { $0.status.isTerminal && $0.status != .completed })
+            {
+                let failure = tree.failure(of: failed, mapChildren: chunks)
+                _ = try await store.cancelChildren(
+                    of: parent.id, inFlight: false, reason: "a sibling failed: child run \(failed.id)", actor: environment.owner, now: now)
+                let all = try await store.treeChildren(of: parent.id, level: nil)
+                environment.logger(for: parent).warning("document failed: a child failed", metadata: [LogKey.error: "\(failed.id)"])
+                return try await finish(
+                    parent, .finish(tree.outcome(.failed, output: nil, error: failure, tree: all, policy: policy, now: now)))
+            }
+        }
+
+        let nextCheck = now.addingTimeInterval(documents.checkSeconds)
+        if progress.finished(level: level) < progress.count(level: level) {
+            let room = documents.childrenInFlight - progress.inFlight(level: level)
+            if room > 0, progress.held(level: level) > 0 {
+                _ = try await store.releaseChildren(of: parent.id, level: level, count: room, now: now)
+            }
+            return try await finish(parent, .treeStep(level: level, nextCheckAt: nextCheck))
+        }
+        return try await levelDone(parent, level: level, tree: tree, policy: policy, now: now, nextCheck: nextCheck)
+    }
+
+    /// Every child of `level` has ended: finish with the final merge, or start the next level.
+    private func levelDone(
+        _ parent: Run, level: Int, tree: DocumentTree, policy: RunPolicy, now: Date, nextCheck: Date
+    ) async throws -> PollOutcome {
+        let store = environment.store
+        let children = try await store.treeChildren(of: parent.id, level: level)
+        let completed = children.filter { $0.status == .completed }
+        let map = level == 0 ? children : try await store.treeChildren(of: parent.id, level: 0)
+        let missing = tree.missingRanges(mapChildren: map)
+        if level >= 1, children.count == 1, let final = completed.first {
+            var output = final.output ?? RunOutput(text: "")
+            output.missingRanges = missing.isEmpty ? nil : missing
+            let all = try await store.treeChildren(of: parent.id, level: nil)
+            environment.logger(for: parent).info("document summarized", metadata: ["children": "\(all.count)", "levels": "\(level + 1)"])
+            return try await finish(
+                parent, .finish(tree.outcome(.completed, output: output, error: nil, tree: all, policy: policy, now: now)))
+        }
+        let below = level >= 1 ? try await store.treeChildren(of: parent.id, level: level - 1) : nil
+        switch tree.next(after: level, children: children, below: below, documentChars: map.last?.charEnd ?? 0) {
+        case .fail(let code, let reason):
+            let all = try await store.treeChildren(of: parent.id, level: nil)
+            let failure = RunFailure(code: code, message: "run \(parent.id): \(reason)", source: .kiln)
+            return try await finish(
+                parent, .finish(tree.outcome(.failed, output: nil, error: failure, tree: all, policy: policy, now: now)))
+        case .reduce(let next, let groups):
+            var document: DocumentSummary.Document?
+            if groups.count == 1 {
+                // The final merge is shaped by the document's length and audience: its input is read once, here.
+                guard let full = try await store.run(parent.id, tenant: nil) else { return .lostLease }
+                document = try? DocumentSummary().document(in: full.input, limits: nil)
+            }
+            let merges = tree.mergeChildren(
+                of: parent, policy: policy, level: next, groups: groups, parts: completed, mapChildren: map, document: document,
+                missing: missing, now: now)
+            guard
+                let update = RunUpdate.make(
+                    .treeStep(level: next, nextCheckAt: nextCheck), on: parent, at: now, actor: environment.owner,
+                    details: ["merges": .number(Double(groups.count)), "final": .bool(groups.count == 1)])
+            else { return .lostLease }
+            return try await store.insertChildren(merges, parent: update) ? .rescheduled : .lostLease
+        }
+    }
+
+    private func finish(_ parent: Run, _ transition: RunTransition) async throws -> PollOutcome {
+        guard let update = RunUpdate.make(transition, on: parent, at: environment.clock.now(), actor: environment.owner) else {
+            return .lostLease
+        }
+        guard try await environment.persist(update) else { return .lostLease }
+        return update.run.status.isTerminal ? .finalized(update.run.status) : .rescheduled
+    }
+}

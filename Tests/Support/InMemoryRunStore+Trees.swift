@@ -1,0 +1,121 @@
+import Foundation
+import KilnDomain
+
+/// Long documents' trees in memory, as the SQL stores keep them.
+extension InMemoryRunStore {
+    public func insertChildren(_ children: [Run], parent update: RunUpdate) async throws -> Bool {
+        await Task.yield()
+        return tables.withLock { tables in
+            let taken = children.contains { child in
+                tables.runs.values.contains {
+                    $0.parentRunID == child.parentRunID && $0.level == child.level && $0.chunkIndex == child.chunkIndex
+                }
+            }
+            if taken { return false }  // the unique (parent, level, chunk) index of the SQL stores
+            guard Self.write(update, to: &tables) else { return false }
+            for child in children {
+                tables.runs[child.id] = child
+                Self.append(
+                    RunEvent(
+                        runID: child.id, fromStatus: nil, toStatus: .queued, at: child.createdAt, actor: update.event?.actor ?? "kiln",
+                        kind: "enqueued"), to: &tables)
+            }
+            return true
+        }
+    }
+
+    public func treeProgress(of parent: RunID) async throws -> TreeProgress {
+        tables.withLock { tables in
+            let children = tables.runs.values.filter { $0.parentRunID == parent }
+            let groups = Dictionary(grouping: children) { child in
+                TreeProgress.Count(
+                    level: child.level ?? 0, status: child.status,
+                    held: child.status == .queued && child.availableAt == DocumentTree.heldUntil, count: 0)
+            }
+            return TreeProgress(
+                counts: groups.map { key, members in
+                    var count = key
+                    count.count = members.count
+                    return count
+                })
+        }
+    }
+
+    public func treeChildren(of parent: RunID, level: Int?) async throws -> [TreeChild] {
+        tables.withLock { tables in
+            tables.runs.values.filter { $0.parentRunID == parent && (level == nil || $0.level == level) }
+                .sorted { ($0.level ?? 0, $0.chunkIndex ?? 0) < ($1.level ?? 0, $1.chunkIndex ?? 0) }
+                .map { run in
+                    TreeChild(
+                        id: run.id, level: run.level ?? 0, chunkIndex: run.chunkIndex ?? 0, status: run.status,
+                        charStart: run.charStart ?? 0, charEnd: run.charEnd ?? 0, output: run.output, error: run.error,
+                        usage: run.usage, costMicros: run.costMicros ?? 0, orphanCostMicros: run.orphanCostMicros)
+                }
+        }
+    }
+
+    public func releaseChildren(of parent: RunID, level: Int, count: Int, now: Date) async throws -> Int {
+        tables.withLock { tables in
+            let held = tables.runs.values.filter {
+                $0.parentRunID == parent && $0.level == level && $0.status == .queued && $0.availableAt == DocumentTree.heldUntil
+            }.sorted { ($0.chunkIndex ?? 0) < ($1.chunkIndex ?? 0) }.prefix(max(0, count))
+            for child in held { tables.runs[child.id]?.availableAt = now }
+            return held.count
+        }
+    }
+
+    public func cancelChildren(
+        of parent: RunID, inFlight: Bool, reason: String, actor: String, now: Date
+    ) async throws -> TreeCancellation {
+        tables.withLock { tables in
+            var result = TreeCancellation(cancelled: 0, requested: 0)
+            for var child in tables.runs.values where child.parentRunID == parent {
+                if child.status == .queued {
+                    Self.append(
+                        RunEvent(runID: child.id, fromStatus: .queued, toStatus: .cancelled, at: now, actor: actor, kind: "cancelled"),
+                        to: &tables)
+                    child.status = .cancelled
+                    child.error = RunFailure(code: "cancelled", message: reason, source: .kiln)
+                    child.finalizedAt = now
+                    child.updatedAt = now
+                    result.cancelled += 1
+                } else if inFlight, child.status == .submitting || child.status == .inProgress, child.cancelRequestedAt == nil {
+                    Self.append(
+                        RunEvent(
+                            runID: child.id, fromStatus: child.status, toStatus: child.status, at: now, actor: actor,
+                            kind: "cancel_requested"),
+                        to: &tables)
+                    child.cancelRequestedAt = now
+                    if child.status == .inProgress, child.leaseOwner == nil, (child.nextPollAt ?? now) > now { child.nextPollAt = now }
+                    result.requested += 1
+                } else {
+                    continue
+                }
+                tables.runs[child.id] = child
+            }
+            return result
+        }
+    }
+
+    public func retryFailedChildren(of parent: RunID, tenant: TenantID, actor: String, now: Date) async throws -> (Run, Int)? {
+        try tables.withLock { tables throws(KilnError) -> (Run, Int)? in
+            guard let run = tables.runs[parent], run.tenantID == tenant else { return nil }
+            guard run.isTreeParent, let update = RunUpdate.make(.resumeTree, on: run, at: now, actor: actor),
+                Self.write(update, to: &tables)
+            else {
+                throw KilnError(
+                    .conflict, "run \(parent) is not a failed long-document parent (status \(run.status.rawValue)); nothing to retry")
+            }
+            var retried = 0
+            for child in tables.runs.values where child.parentRunID == parent && child.level == run.level {
+                guard let next = RunTransition.retryChild.apply(to: child, at: now) else { continue }
+                Self.append(
+                    RunEvent(runID: child.id, fromStatus: child.status, toStatus: .queued, at: now, actor: actor, kind: "retried"),
+                    to: &tables)
+                tables.runs[child.id] = next
+                retried += 1
+            }
+            return (update.run, retried)
+        }
+    }
+}

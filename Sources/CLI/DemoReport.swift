@@ -8,6 +8,8 @@ struct DemoReport {
     let finishTime: @Sendable (ResponseID) -> Date?
     /// The demo's review decision, as the audit trail recorded it.
     let review: RunEvent?
+    /// The long document and its children.
+    let tree: (parent: Run, children: [TreeChild])?
 
     func print(scale: Double) {
         var out: [String] = ["", "status        runs"]
@@ -40,6 +42,15 @@ struct DemoReport {
             out.append(
                 "a review            \(review.runID.rawValue) \(review.details["review_state"]?.stringValue ?? "") by \(review.actor) (event \(review.kind))"
             )
+        }
+        if let (parent, children) = tree {
+            let levels = Set(children.map(\.level)).count
+            let characters = children.filter { $0.level == 0 }.last?.charEnd ?? 0
+            out.append(
+                String(
+                    format: "a long document      %@: %d characters → %d children over %d levels, %@, cost $%.4f (its tree's)",
+                    parent.id.rawValue, characters, children.count, levels, parent.status.rawValue,
+                    Double(parent.costMicros ?? 0) / 1_000_000))
         }
         let polled = runs.filter { $0.responseID != nil }
         let polls = polled.map { Double($0.pollCount) }

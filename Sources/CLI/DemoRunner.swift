@@ -94,6 +94,16 @@ struct DemoRunner {
             default: break
             }
         }
+        // One long document, cut into a tree of child runs (limits.max_input_chars is one request).
+        let longDocument = try await service.enqueue(
+            RunService.Request(
+                feature: "document_summary", tenant: tenant, subject: Subject(type: "document", id: "annual-report"),
+                input: [
+                    "text": .string(SampleDocuments.long(characters: 3 * configuration.limits.maxInputChars + 50_000)), "length": "long",
+                ],
+                idempotencyKey: "demo-long-document")
+        ).run
+        let total = plan.runs + 1
         let client = HTTPResponsesClient(settings: configuration.provider, apiKey: apiKey, logger: logger)
         let environment = WorkerEnvironment(
             store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
@@ -115,10 +125,10 @@ struct DemoRunner {
                     progress.show(
                         String(
                             format: "%5.1f s  queued %d · in flight %d · done %d/%d", Date().timeIntervalSince(started),
-                            summary.counts["queued"] ?? 0, summary.inFlight, done, plan.runs))
-                    if done >= plan.runs { break }
+                            summary.counts["queued"] ?? 0, summary.inFlight, done, total))
+                    if done >= total { break }
                     if Date().timeIntervalSince(started) > timeout {
-                        throw KilnError(.conflict, "the demo did not finish within \(Int(timeout)) s (\(done)/\(plan.runs) runs final)")
+                        throw KilnError(.conflict, "the demo did not finish within \(Int(timeout)) s (\(done)/\(total) runs final)")
                     }
                     for id in pending {
                         if let run = try await store.run(id, tenant: tenant), run.status == .inProgress {
@@ -137,7 +147,11 @@ struct DemoRunner {
             throw error
         }
         try await client.shutdown()
-        var runs = try await store.runs(matching: RunQuery(tenant: tenant, limit: plan.runs))
+        var runs = try await store.runs(matching: RunQuery(tenant: tenant, limit: total))
+        var tree: (Run, [TreeChild])?
+        if let parent = try await store.run(longDocument.id, tenant: tenant) {
+            tree = (parent, try await store.treeChildren(of: parent.id, level: nil))
+        }
         // A support agent accepts the first reply draft waiting for review.
         var review: RunEvent?
         if let draft = runs.filter({ $0.reviewState == "pending" }).min(by: { $0.createdAt < $1.createdAt }) {
@@ -145,7 +159,7 @@ struct DemoRunner {
             runs = runs.map { $0.id == reviewed.id ? reviewed : $0 }
             review = try await store.events(of: draft.id).last
         }
-        return DemoReport(runs: runs, elapsed: Date().timeIntervalSince(started), finishTime: finishTime, review: review)
+        return DemoReport(runs: runs, elapsed: Date().timeIntervalSince(started), finishTime: finishTime, review: review, tree: tree)
     }
 }
 

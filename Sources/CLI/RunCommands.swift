@@ -92,6 +92,7 @@ struct ListCommand: AsyncParsableCommand {
     @Option(help: "Only this tenant's runs.") var tenant: String?
     @Option(help: "Only runs in this status.") var status: String?
     @Option(help: "At most this many runs.") var limit = 100
+    @Flag(help: "Long documents' children too.") var children = false
     @Flag(help: "Print a JSON array of runs.") var json = false
 
     func run() async throws {
@@ -101,7 +102,8 @@ struct ListCommand: AsyncParsableCommand {
         }
         let statusFilter = try status.map { text throws(KilnError) in try RunStatus(parsing: text) }
         let service = RunService(store: try await global.openStore())
-        let runs = try await service.list(RunQuery(tenant: tenant.map(TenantID.init), status: statusFilter, limit: limit))
+        let runs = try await service.list(
+            RunQuery(tenant: tenant.map(TenantID.init), status: statusFilter, limit: limit, includeChildren: children))
         if json {
             print(try Output.json(runs))
         } else {

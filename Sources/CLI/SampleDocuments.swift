@@ -11,6 +11,22 @@ enum SampleDocuments {
         "The museum's winter exhibition drew 58,000 visitors, its best season in a decade. School visits doubled after the education team added Saturday workshops and free transport for rural schools.",
     ]
 
+    /// A long document of about `characters` characters (the sample paragraphs in numbered
+    /// sections), longer than one request: summarized as a tree of child runs.
+    static func long(characters: Int) -> String {
+        var sections: [String] = []
+        var size = 0
+        var section = 0
+        while size < characters {
+            section += 1
+            let body = (0..<5).map { paragraphs[(section + $0) % paragraphs.count] }.joined(separator: " ")
+            let text = "Section \(section). \(body)"
+            sections.append(text)
+            size += text.count + 2
+        }
+        return sections.joined(separator: "\n\n")
+    }
+
     /// Document `index`: 1 to 24 paragraphs, starting at a different report each time.
     static func document(_ index: Int) -> String {
         let count = 1 + (index * 7) % 24

@@ -132,10 +132,13 @@ public struct RunQuery: Sendable {
     public var tenant: TenantID?
     public var status: RunStatus?
     public var limit: Int
+    /// Long documents' children too (by default only the runs the application made).
+    public var includeChildren: Bool
 
-    public init(tenant: TenantID? = nil, status: RunStatus? = nil, limit: Int = 100) {
+    public init(tenant: TenantID? = nil, status: RunStatus? = nil, limit: Int = 100, includeChildren: Bool = false) {
         self.tenant = tenant
         self.status = status
         self.limit = limit
+        self.includeChildren = includeChildren
     }
 }

@@ -136,6 +136,7 @@ public final class PostgresRunStore: RunStore, Service {
                     """
                     WHERE (\(query.tenant?.rawValue)::text IS NULL OR tenant_id = \(query.tenant?.rawValue))
                       AND (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
+                      AND (\(query.includeChildren) OR parent_run_id IS NULL)
                     ORDER BY created_at DESC, id DESC LIMIT \(query.limit)
                     """, logger: logger)
             }

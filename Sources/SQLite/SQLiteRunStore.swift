@@ -96,6 +96,7 @@ public final class SQLiteRunStore: RunStore {
                     conditions.append("tenant_id = ?")
                     arguments += [tenant.rawValue]
                 }
+                if !query.includeChildren { conditions.append("parent_run_id IS NULL") }
                 if let status = query.status {
                     conditions.append("status = ?")
                     arguments += [status.rawValue]

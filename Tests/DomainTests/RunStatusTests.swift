@@ -11,6 +11,9 @@ struct RunStatusTests {
         "in_progress→completed", "in_progress→failed", "in_progress→incomplete", "in_progress→cancelled",
         "in_progress→timed_out",
         "queued→queued", "submitting→submitting", "in_progress→in_progress",
+        // An operator's retry of a long document's failed children: the parent resumes and its
+        // children that ended without a result are queued again.
+        "failed→in_progress", "failed→queued", "timed_out→queued", "incomplete→queued", "cancelled→queued",
     ]
 
     static let pairs: [(RunStatus, RunStatus)] = RunStatus.allCases.flatMap { from in RunStatus.allCases.map { (from, $0) } }
@@ -21,12 +24,16 @@ struct RunStatusTests {
         #expect(from.canMove(to: to) == Self.allowed.contains(key), "\(key)")
     }
 
-    @Test func terminalStatusesAreFinal() {
+    /// Only the operator's retry of a long document leaves a terminal status; no step of the
+    /// worker does, and a completed run never moves.
+    @Test func terminalStatusesAreFinalButForTheRetryOfALongDocument() {
         let terminal = RunStatus.allCases.filter(\.isTerminal).map(\.rawValue).sorted()
         #expect(terminal == ["cancelled", "completed", "failed", "incomplete", "timed_out"])
-        for status in RunStatus.allCases where status.isTerminal {
-            #expect(RunStatus.allCases.allSatisfy { !status.canMove(to: $0) })
+        let operatorSteps: Set<RunTransition.Step> = [.resumeTree, .retryChild]
+        for (step, moves) in LegalMoves.table where !operatorSteps.contains(step) {
+            #expect(moves.allSatisfy { !$0.from.isTerminal }, "\(step) leaves a terminal status")
         }
+        #expect(RunStatus.allCases.allSatisfy { !RunStatus.completed.canMove(to: $0) })
     }
 
     @Test func unknownStatusNamesTheValue() {

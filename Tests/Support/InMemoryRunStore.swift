@@ -60,6 +60,7 @@ public final class InMemoryRunStore: RunStore {
         tables.withLock { tables in
             tables.runs.values
                 .filter { (query.tenant == nil || $0.tenantID == query.tenant) && (query.status == nil || $0.status == query.status) }
+                .filter { query.includeChildren || $0.parentRunID == nil }
                 .sorted { ($0.createdAt, $0.id.rawValue) > ($1.createdAt, $1.id.rawValue) }
                 .prefix(query.limit).map { $0 }
         }

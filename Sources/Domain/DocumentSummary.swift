@@ -26,6 +26,12 @@ public struct DocumentSummary: Feature {
         public var text: String
         public var length: Length
         public var audience: String?
+
+        public init(text: String, length: Length, audience: String?) {
+            self.text = text
+            self.length = length
+            self.audience = audience
+        }
     }
 
     public func validate(input: JSONValue, limits: InputLimits) throws(KilnError) {

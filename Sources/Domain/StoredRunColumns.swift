@@ -11,6 +11,8 @@ public struct StoredRunColumns: Sendable {
     public var subjectID: String?
     public var idempotencyKey: String?
     public var input = "{}"
+    /// The input already parsed (a store that parses it in place, without a copy of its text).
+    public var parsedInput: JSONValue?
     public var policy = "{}"
     public var status = "queued"
     public var attempt = 0
@@ -62,9 +64,15 @@ public struct StoredRunColumns: Sendable {
             throw KilnError(.database, "run \(id.prefix(64)) has an unknown status \"\(status.prefix(40))\"")
         }
         let created = createdAt ?? Date(timeIntervalSince1970: 0)
+        var decodedInput = JSONValue.null
+        if let parsedInput {
+            decodedInput = parsedInput
+        } else if let parsed = try json(JSONValue.self, input, "input") {
+            decodedInput = parsed
+        }
         var run = Run(
             id: RunID(id), tenantID: TenantID(tenantID), userID: userID, feature: feature,
-            idempotencyKey: idempotencyKey, input: try json(JSONValue.self, input, "input") ?? .null,
+            idempotencyKey: idempotencyKey, input: decodedInput,
             policy: try json(JSONValue.self, policy, "policy") ?? .object([:]), createdAt: created)
         if let subjectType, let subjectID { run.subject = Subject(type: subjectType, id: subjectID) }
         run.status = runStatus

@@ -111,11 +111,7 @@ extension Poller {
                 parent, .finish(tree.outcome(.failed, output: nil, error: failure, tree: all, policy: policy, now: now)))
         case .reduce(let next, let groups):
             var document: DocumentSummary.Document?
-            if groups.count == 1 {
-                // The final merge is shaped by the document's length and audience: its input is read once, here.
-                guard let full = try await store.run(parent.id, tenant: nil) else { return .lostLease }
-                document = try? DocumentSummary().document(in: full.input, limits: nil)
-            }
+            if groups.count == 1 { document = try await shape(of: parent) }
             let merges = tree.mergeChildren(
                 of: parent, policy: policy, level: next, groups: groups, parts: completed, mapChildren: map, document: document,
                 missing: missing, now: now)
@@ -126,6 +122,19 @@ extension Poller {
             else { return .lostLease }
             return try await store.insertChildren(merges, parent: update) ? .rescheduled : .lostLease
         }
+    }
+
+    /// The document's `length` and `audience` for the final merge, as its `expanded` event
+    /// recorded them (the text is not read again); from the input for a parent cut without them.
+    private func shape(of parent: Run) async throws -> DocumentSummary.Document? {
+        let store = environment.store
+        if let cut = try await store.events(of: parent.id).last(where: { $0.kind == "expanded" }),
+            let length = cut.details["length"]?.stringValue.flatMap(DocumentSummary.Length.init(rawValue:))
+        {
+            return DocumentSummary.Document(text: "", length: length, audience: cut.details["audience"]?.stringValue)
+        }
+        guard let full = try await store.run(parent.id, tenant: nil) else { return nil }
+        return try? DocumentSummary().document(in: full.input, limits: nil)
     }
 
     private func finish(_ parent: Run, _ transition: RunTransition) async throws -> PollOutcome {

@@ -4,7 +4,11 @@ import KilnDomain
 
 /// Mapping between rows of `ai_runs` / `ai_run_events` and domain values.
 extension SQLiteRunStore {
-    static func decodeRun(_ row: Row) throws -> Run {
+    /// `inputInPlace`: parse `input` from SQLite's own buffer, with no copy of its text (a long
+    /// document may be tens of megabytes); only for a row read from a cursor, not a copied row.
+    static func decodeRun(_ row: Row) throws -> Run { try decodeRun(row, inputInPlace: false) }
+
+    static func decodeRun(_ row: Row, inputInPlace: Bool) throws -> Run {
         func time(_ column: String) throws -> Date? {
             guard let text: String = row[column] else { return nil }
             guard let date = Timestamp.parse(text) else {
@@ -20,7 +24,18 @@ extension SQLiteRunStore {
         c.subjectType = row["subject_type"]
         c.subjectID = row["subject_id"]
         c.idempotencyKey = row["idempotency_key"]
-        c.input = row["input"]
+        if inputInPlace {
+            c.parsedInput = try row.withUnsafeData(named: "input") { data -> JSONValue? in
+                guard let data else { return nil }
+                do {
+                    return try JSONDecoder().decode(JSONValue.self, from: data)
+                } catch {
+                    throw KilnError(.database, "run \(row["id"] as String? ?? "?") has an unreadable input JSON")
+                }
+            }
+        } else {
+            c.input = row["input"]
+        }
         c.policy = row["policy"]
         c.status = row["status"]
         c.attempt = row["attempt"]

@@ -128,11 +128,13 @@ public final class SQLiteRunStore: RunStore {
         let nowText = Self.text(now)
         return try await perform("claim runs") { [pool, columns] in
             try await pool.write { db -> [Run] in
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT \(columns) FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                // Read through a cursor, each input parsed in SQLite's buffer: a document's text is held once.
+                let candidates = try Array(
+                    Row.fetchCursor(db, sql: "SELECT \(columns) FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                        .map { try Self.decodeRun($0, inputInPlace: true) })
                 var claimed: [Run] = []
-                for row in rows {
-                    guard let update = kind.update(claiming: try Self.decodeRun(row), owner: owner, leaseUntil: leaseUntil, now: now),
+                for candidate in candidates {
+                    guard let update = kind.update(claiming: candidate, owner: owner, leaseUntil: leaseUntil, now: now),
                         try Self.write(update, db)
                     else { continue }
                     claimed.append(update.run)

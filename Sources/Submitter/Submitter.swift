@@ -117,7 +117,10 @@ public struct Submitter: Sendable {
             "estimated_input_tokens": .number(Double(estimate.inputTokens)),
             "estimated_output_tokens": .number(Double(estimate.outputTokens)),
             "deadline": .string(Timestamp.format(expansion.deadline)),
+            // The final merge's shape, so the tree never reads the document again.
+            "length": .string(document.length.rawValue),
         ]
+        if let audience = document.audience { details["audience"] = .string(audience) }
         if let cost = estimate.costMicros { details["estimated_cost_micros"] = .number(Double(cost)) }
         guard
             let update = RunUpdate.make(

@@ -87,7 +87,9 @@ public final class InMemoryRunStore: RunStore {
                 guard let update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now),
                     Self.write(update, to: &tables)
                 else { return nil }
-                return update.run
+                var claimed = update.run
+                if kind == .treeStep { claimed.input = .object([:]) }  // as the SQL stores read a parent
+                return claimed
             }
         }
     }

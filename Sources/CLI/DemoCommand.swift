@@ -71,7 +71,7 @@ struct DemoCommand: AsyncParsableCommand {
                     timeout: timeout, finishTime: { simulator.finishTime(ofResponse: $0.rawValue) })
                 Console.line(
                     "Kiln demo: \(plan.runs) runs of three features (document_summary, support_reply, product_card) "
-                        + "on the built-in simulator (provider time ×\(Int(scale)))")
+                        + "and one long document, on the built-in simulator (provider time ×\(Int(scale)))")
                 Console.line("database: \(path)")
                 let report = try await runner.run()
                 report.print(scale: scale)
@@ -83,7 +83,7 @@ struct DemoCommand: AsyncParsableCommand {
             let runner = DemoRunner(
                 store: store, configuration: configuration, apiKey: key, logger: logger, plan: plan, timeout: timeout,
                 finishTime: { _ in nil })
-            Console.line("Kiln demo: \(plan.runs) runs of three features on \(configuration.provider.baseURL)")
+            Console.line("Kiln demo: \(plan.runs) runs of three features and one long document on \(configuration.provider.baseURL)")
             Console.line("database: \(path)")
             try await runner.run().print(scale: 1)
         }

@@ -108,10 +108,11 @@ struct DemoRunner {
         let environment = WorkerEnvironment(
             store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
         let wakeup = Wakeup()
+        let submitterWakeup = Wakeup()
         let group = ServiceGroup(
             services: [
-                SubmitterService(submitter: Submitter(environment: environment), onAccepted: wakeup),
-                PollerService(poller: Poller(environment: environment), wakeup: wakeup),
+                SubmitterService(submitter: Submitter(environment: environment), wakeup: submitterWakeup, onAccepted: wakeup),
+                PollerService(poller: Poller(environment: environment), wakeup: wakeup, onReleased: submitterWakeup),
             ], logger: logger)
         let started = Date()
         let progress = ProgressLine()

@@ -147,7 +147,8 @@ struct WorkerSetup {
             services.append(ChangeForwarder(changes: changes, wakeups: [submitService?.wakeup, pollerWakeup].compactMap { $0 }))
         }
         if let submitService { services.append(submitService) }
-        if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup)) }
+        // A long document's parent releases children: the submitter of this process sends them at once.
+        if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup, onReleased: submitService?.wakeup)) }
         // Last in, first out: the listener stops taking deliveries before the workers stop.
         if let listener { services.append(WebhookSetup.application(receiver: listener.receiver, listen: listener.address, logger: logger)) }
         let grace = environment.configuration.worker.shutdownGraceSeconds

@@ -1,7 +1,9 @@
 import KilnDomain
 
-enum PollOutcome: Sendable {
+enum PollOutcome: Sendable, Equatable {
     case rescheduled
+    /// A long document's parent moved its tree on: `released` children are due now.
+    case treeMoved(released: Int)
     case finalized(RunStatus)
     case retrieveFailed
     case released
@@ -22,6 +24,8 @@ public struct PollPassResult: Sendable, Hashable {
     public var orphans = 0
     /// Long documents' parents looked at (``Poller/stepTrees``).
     public var parentsLookedAt = 0
+    /// Children those parents made due (released, or a new merge level).
+    public var childrenReleased = 0
 
     public init() {}
 
@@ -30,6 +34,9 @@ public struct PollPassResult: Sendable, Hashable {
     mutating func record(_ outcome: PollOutcome) {
         switch outcome {
         case .rescheduled: rescheduled += 1
+        case .treeMoved(let released):
+            rescheduled += 1
+            childrenReleased += released
         case .finalized(let status): finalized[status.rawValue, default: 0] += 1
         case .retrieveFailed: retrieveErrors += 1
         case .released: released += 1
@@ -57,5 +64,6 @@ extension PollPassResult {
         adopted += other.adopted
         orphans += other.orphans
         parentsLookedAt += other.parentsLookedAt
+        childrenReleased += other.childrenReleased
     }
 }

@@ -77,10 +77,12 @@ extension Poller {
         let nextCheck = now.addingTimeInterval(documents.checkSeconds)
         if progress.finished(level: level) < progress.count(level: level) {
             let room = documents.childrenInFlight - progress.inFlight(level: level)
+            var released = 0
             if room > 0, progress.held(level: level) > 0 {
-                _ = try await store.releaseChildren(of: parent.id, level: level, count: room, now: now)
+                released = try await store.releaseChildren(of: parent.id, level: level, count: room, now: now)
             }
-            return try await finish(parent, .treeStep(level: level, nextCheckAt: nextCheck))
+            let outcome = try await finish(parent, .treeStep(level: level, nextCheckAt: nextCheck))
+            return outcome == .rescheduled && released > 0 ? .treeMoved(released: released) : outcome
         }
         return try await levelDone(parent, level: level, tree: tree, policy: policy, now: now, nextCheck: nextCheck)
     }
@@ -90,6 +92,7 @@ extension Poller {
         _ parent: Run, level: Int, tree: DocumentTree, policy: RunPolicy, now: Date, nextCheck: Date
     ) async throws -> PollOutcome {
         let store = environment.store
+        let documents = environment.configuration.documents
         let children = try await store.treeChildren(of: parent.id, level: level)
         let completed = children.filter { $0.status == .completed }
         let map = level == 0 ? children : try await store.treeChildren(of: parent.id, level: 0)
@@ -120,7 +123,8 @@ extension Poller {
                     .treeStep(level: next, nextCheckAt: nextCheck), on: parent, at: now, actor: environment.owner,
                     details: ["merges": .number(Double(groups.count)), "final": .bool(groups.count == 1)])
             else { return .lostLease }
-            return try await store.insertChildren(merges, parent: update) ? .rescheduled : .lostLease
+            guard try await store.insertChildren(merges, parent: update) else { return .lostLease }
+            return .treeMoved(released: min(merges.count, documents.childrenInFlight))
         }
     }
 

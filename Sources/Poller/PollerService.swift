@@ -7,10 +7,14 @@ import ServiceLifecycle
 public struct PollerService: Service {
     public let poller: Poller
     public let wakeup: Wakeup
+    /// Signalled when long documents' parents released children (or started a level), so a
+    /// submitter in the same process sends them at once.
+    public let onReleased: Wakeup?
 
-    public init(poller: Poller, wakeup: Wakeup = Wakeup()) {
+    public init(poller: Poller, wakeup: Wakeup = Wakeup(), onReleased: Wakeup? = nil) {
         self.poller = poller
         self.wakeup = wakeup
+        self.onReleased = onReleased
     }
 
     public func run() async throws {
@@ -20,6 +24,7 @@ public struct PollerService: Service {
             wakeup: wakeup, logger: environment.logger
         ) { now in
             let result = try await poller.runOnce(now: now)
+            if result.childrenReleased > 0 { onReleased?.signal() }
             if result.claimed > 0 { environment.logger.debug("\(result.summary)") }
             return WorkerLoop.PassReport(claimed: result.claimed, batchSize: environment.configuration.poller.batchSize)
         }

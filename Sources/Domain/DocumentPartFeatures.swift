@@ -16,8 +16,9 @@ public struct DocumentPartSummary: Feature {
         let (text, part, parts) = try parse(input, limits: nil)
         let instructions =
             "The user provides part \(part) of \(parts) of one long document, in order. Write a detailed summary of this part "
-            + "only: keep names, numbers, dates and events exact and in the order they appear, and do not add anything that "
-            + "is not in the text. It will be merged with the summaries of the other parts."
+            + "only, in at most \(DocumentMergeSummary.words(policy)) words: keep names, numbers, dates and events exact and in "
+            + "the order they appear, and do not add anything that is not in the text. It will be merged with the summaries "
+            + "of the other parts."
         return GenerationRequest(
             model: policy.model, instructions: instructions, input: .text(text), maxOutputTokens: policy.maxOutputTokens,
             completionWindow: policy.completionWindow)
@@ -83,8 +84,8 @@ public struct DocumentMergeSummary: Feature {
         } else {
             instructions =
                 "The user provides summaries of consecutive parts of one long document, in document order, each labelled "
-                + "with the parts it covers. Merge them into one detailed summary of those parts, in order, shorter than "
-                + "the summaries together: keep names, numbers, dates and events exact, and do not add anything."
+                + "with the parts it covers. Merge them into one detailed summary of those parts, in order, in at most "
+                + "\(Self.words(policy)) words: keep names, numbers, dates and events exact, and do not add anything."
         }
         if !merge.missing.isEmpty {
             instructions +=
@@ -96,6 +97,10 @@ public struct DocumentMergeSummary: Feature {
             model: policy.model, instructions: instructions, input: .text(text), maxOutputTokens: policy.maxOutputTokens,
             completionWindow: policy.completionWindow)
     }
+
+    /// The length a part's or an intermediate merge's summary is asked for: well inside its
+    /// `max_output_chars`, so the summary ends before Kiln would have to cut it.
+    static func words(_ policy: RunPolicy) -> Int { max(50, policy.maxOutputChars / 8) }
 
     private func parse(_ input: JSONValue) throws(KilnError) -> Merge {
         guard let object = input.objectValue else { throw KilnError(.invalidInput, "\(name) input must be a JSON object") }

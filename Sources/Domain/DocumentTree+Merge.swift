@@ -30,11 +30,10 @@ extension DocumentTree {
             let end = members.last?.charEnd ?? 0
             var input: [String: JSONValue] = [
                 "parts": .array(
-                    members.map {
-                        .object([
-                            "label": .string(label(start: $0.charStart, end: $0.charEnd, mapChildren: mapChildren)),
-                            "text": .string($0.outputText),
-                        ])
+                    members.map { member in
+                        var name = label(start: member.charStart, end: member.charEnd, mapChildren: mapChildren)
+                        if let cut = member.output?.truncatedChars, cut > 0 { name += ", its summary cut short by \(cut) characters" }
+                        return .object(["label": .string(name), "text": .string(member.outputText)])
                     }),
                 "final": .bool(final),
             ]

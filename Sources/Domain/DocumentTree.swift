@@ -112,6 +112,11 @@ public struct DocumentTree: Sendable {
         return parent.createdAt.addingTimeInterval(Double(seconds))
     }
 
+    /// The deadline a parent's `expanded` event recorded when it was cut.
+    public static func recordedDeadline(_ cut: RunEvent?) -> Date? {
+        cut?.details["deadline"]?.stringValue.flatMap(Timestamp.parse)
+    }
+
     /// A child's policy: the parent's, with the child's output cap, a deadline that ends
     /// with the tree's, no review and no cap of its own.
     func childPolicy(_ parent: Run, policy: RunPolicy, deadline: Date, final: Bool, now: Date) -> JSONValue {

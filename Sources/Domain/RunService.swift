@@ -106,7 +106,26 @@ public struct RunService: Sendable {
     /// Retries a failed long document's failed children only: the finished ones are kept
     /// (nothing is paid twice) and the tree goes on from the level where it stopped.
     /// Returns the parent and how many children were queued again.
+    ///
+    /// Refused (``KilnError/Code/conflict``) when retrying cannot help: a parent that did not
+    /// fail because of a child (`tree_not_shrinking`, `tree_too_deep`, `over_budget`…), or one
+    /// whose tree's deadline has passed (enqueue the document again).
     public func retryFailedChildren(_ id: RunID, tenant: TenantID, now: Date = Date()) async throws -> (run: Run, children: Int) {
+        let parent = try await run(id, tenant: tenant)
+        guard parent.isTreeParent, parent.status == .failed else {
+            throw KilnError(
+                .conflict, "run \(id) is not a failed long-document parent (status \(parent.status.rawValue)); nothing to retry")
+        }
+        guard parent.error?.code == "child_failed" else {
+            throw KilnError(
+                .conflict,
+                "run \(id) failed with \(parent.error?.code ?? "?"), not because of a child; retrying its children cannot help")
+        }
+        let cut = try await store.events(of: id).last { $0.kind == "expanded" }
+        if let deadline = DocumentTree.recordedDeadline(cut), now >= deadline {
+            throw KilnError(
+                .conflict, "run \(id): the document's deadline passed at \(Timestamp.format(deadline)); enqueue it again")
+        }
         guard let (run, children) = try await store.retryFailedChildren(of: id, tenant: tenant, actor: actor, now: now) else {
             throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
         }

@@ -36,27 +36,28 @@ extension Poller {
         let tree = DocumentTree(
             settings: documents, limits: environment.configuration.limits, prices: environment.configuration.prices)
         let now = clock.now()
+        let progress = try await store.treeProgress(of: parent.id)
+        let level = parent.level ?? 0
+        let chunks = progress.count(level: 0)
         let policy: RunPolicy
         switch environment.policy(of: parent) {
         case .success(let resolved): policy = resolved
         case .failure(let error):
-            return try await finish(parent, .fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy)))
+            let failure = RunFailure(code: error.code.rawValue, message: error.message, source: .policy)
+            return try await end(
+                parent, .failed, failure, cancelInFlight: true, tree: tree, policy: environment.configuration.policy, now: now)
         }
-        let progress = try await store.treeProgress(of: parent.id)
-        let level = parent.level ?? 0
-        let chunks = progress.count(level: 0)
+        // The deadline the cut recorded (a later configuration does not move it).
+        let cut = try await store.events(of: parent.id).last { $0.kind == "expanded" }
+        let deadline = DocumentTree.recordedDeadline(cut) ?? tree.deadline(of: parent, chunks: chunks, policy: policy)
 
-        if parent.cancelRequestedAt != nil || now >= tree.deadline(of: parent, chunks: chunks, policy: policy) {
-            let cancelled = parent.cancelRequestedAt != nil
-            let reason = cancelled ? "its document's run \(parent.id) was cancelled" : "its document's deadline passed"
-            _ = try await store.cancelChildren(of: parent.id, inFlight: true, reason: reason, actor: environment.owner, now: now)
-            let failure =
-                cancelled
-                ? RunFailure(code: "cancelled", message: "cancelled by request; the tree's children were cancelled", source: .kiln)
-                : RunFailure(code: "deadline_exceeded", message: "the document's deadline passed", source: .policy)
-            let all = try await store.treeChildren(of: parent.id, level: nil)
-            let outcome = tree.outcome(cancelled ? .cancelled : .timedOut, output: nil, error: failure, tree: all, policy: policy, now: now)
-            return try await finish(parent, .finish(outcome))
+        if parent.cancelRequestedAt != nil {
+            let failure = RunFailure(code: "cancelled", message: "cancelled by request; the tree's children were cancelled", source: .kiln)
+            return try await end(parent, .cancelled, failure, cancelInFlight: true, tree: tree, policy: policy, now: now)
+        }
+        let timedOut = RunFailure(code: "deadline_exceeded", message: "the document's deadline passed", source: .policy)
+        if now >= deadline {
+            return try await end(parent, .timedOut, timedOut, cancelInFlight: true, tree: tree, policy: policy, now: now)
         }
 
         if progress.unsuccessful(level: level) > 0 {
@@ -64,13 +65,14 @@ extension Poller {
             if !(level == 0 && tree.mayLeaveOut(children, policy: policy)),
                 let failed = children.first(where: { $0.status.isTerminal && $0.status != .completed })
             {
-                let failure = tree.failure(of: failed, mapChildren: chunks)
-                _ = try await store.cancelChildren(
-                    of: parent.id, inFlight: false, reason: "a sibling failed: child run \(failed.id)", actor: environment.owner, now: now)
-                let all = try await store.treeChildren(of: parent.id, level: nil)
+                // A child's deadline is the tree's (to the second): one that timed out means the tree did.
+                if failed.status == .timedOut {
+                    return try await end(parent, .timedOut, timedOut, cancelInFlight: true, tree: tree, policy: policy, now: now)
+                }
                 environment.logger(for: parent).warning("document failed: a child failed", metadata: [LogKey.error: "\(failed.id)"])
-                return try await finish(
-                    parent, .finish(tree.outcome(.failed, output: nil, error: failure, tree: all, policy: policy, now: now)))
+                return try await end(
+                    parent, .failed, tree.failure(of: failed, mapChildren: chunks), cancelInFlight: false, tree: tree, policy: policy,
+                    now: now, reason: "a sibling failed: child run \(failed.id)")
             }
         }
 
@@ -84,12 +86,25 @@ extension Poller {
             let outcome = try await finish(parent, .treeStep(level: level, nextCheckAt: nextCheck))
             return outcome == .rescheduled && released > 0 ? .treeMoved(released: released) : outcome
         }
-        return try await levelDone(parent, level: level, tree: tree, policy: policy, now: now, nextCheck: nextCheck)
+        return try await levelDone(parent, level: level, tree: tree, policy: policy, cut: cut, now: now, nextCheck: nextCheck)
+    }
+
+    /// Ends the parent with `status`: its queued children cancelled (and, when
+    /// `cancelInFlight`, those at the provider too), the usage and cost of its tree so far.
+    private func end(
+        _ parent: Run, _ status: RunStatus, _ failure: RunFailure, cancelInFlight: Bool, tree: DocumentTree, policy: RunPolicy,
+        now: Date, reason: String? = nil
+    ) async throws -> PollOutcome {
+        let store = environment.store
+        let why = reason ?? "its document's run \(parent.id) ended \(status.rawValue) (\(failure.code))"
+        _ = try await store.cancelChildren(of: parent.id, inFlight: cancelInFlight, reason: why, actor: environment.owner, now: now)
+        let all = try await store.treeChildren(of: parent.id, level: nil)
+        return try await finish(parent, .finish(tree.outcome(status, output: nil, error: failure, tree: all, policy: policy, now: now)))
     }
 
     /// Every child of `level` has ended: finish with the final merge, or start the next level.
     private func levelDone(
-        _ parent: Run, level: Int, tree: DocumentTree, policy: RunPolicy, now: Date, nextCheck: Date
+        _ parent: Run, level: Int, tree: DocumentTree, policy: RunPolicy, cut: RunEvent?, now: Date, nextCheck: Date
     ) async throws -> PollOutcome {
         let store = environment.store
         let documents = environment.configuration.documents
@@ -101,6 +116,9 @@ extension Poller {
             var output = final.output ?? RunOutput(text: "")
             output.missingRanges = missing.isEmpty ? nil : missing
             let all = try await store.treeChildren(of: parent.id, level: nil)
+            // Summaries cut at their max_output_chars on the way up: never a silent loss.
+            let cutChars = all.reduce(0) { $0 + ($1.output?.truncatedChars ?? 0) }
+            output.truncatedChars = cutChars > 0 ? cutChars : nil
             environment.logger(for: parent).info("document summarized", metadata: ["children": "\(all.count)", "levels": "\(level + 1)"])
             return try await finish(
                 parent, .finish(tree.outcome(.completed, output: output, error: nil, tree: all, policy: policy, now: now)))
@@ -114,7 +132,7 @@ extension Poller {
                 parent, .finish(tree.outcome(.failed, output: nil, error: failure, tree: all, policy: policy, now: now)))
         case .reduce(let next, let groups):
             var document: DocumentSummary.Document?
-            if groups.count == 1 { document = try await shape(of: parent) }
+            if groups.count == 1 { document = try await shape(of: parent, cut: cut) }
             let merges = tree.mergeChildren(
                 of: parent, policy: policy, level: next, groups: groups, parts: completed, mapChildren: map, document: document,
                 missing: missing, now: now)
@@ -130,14 +148,11 @@ extension Poller {
 
     /// The document's `length` and `audience` for the final merge, as its `expanded` event
     /// recorded them (the text is not read again); from the input for a parent cut without them.
-    private func shape(of parent: Run) async throws -> DocumentSummary.Document? {
-        let store = environment.store
-        if let cut = try await store.events(of: parent.id).last(where: { $0.kind == "expanded" }),
-            let length = cut.details["length"]?.stringValue.flatMap(DocumentSummary.Length.init(rawValue:))
-        {
+    private func shape(of parent: Run, cut: RunEvent?) async throws -> DocumentSummary.Document? {
+        if let cut, let length = cut.details["length"]?.stringValue.flatMap(DocumentSummary.Length.init(rawValue:)) {
             return DocumentSummary.Document(text: "", length: length, audience: cut.details["audience"]?.stringValue)
         }
-        guard let full = try await store.run(parent.id, tenant: nil) else { return nil }
+        guard let full = try await environment.store.run(parent.id, tenant: nil) else { return nil }
         return try? DocumentSummary().document(in: full.input, limits: nil)
     }
 

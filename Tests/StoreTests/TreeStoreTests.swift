@@ -38,14 +38,21 @@ struct TreeStoreTests {
         #expect(children.count == 5)
         #expect(try await f.store.insertChildren(children, parent: update))
         // A second cut (a worker whose lease was lost) writes nothing: its guard fails.
-        #expect(
-            try await !f.other.insertChildren(
-                children.map {
-                    var c = $0
-                    c.id = RunID("run_again_\($0.chunkIndex!)")
-                    return c
-                }, parent: update))
+        let again = children.map { child in
+            var copy = child
+            copy.id = RunID("run_again_\(child.chunkIndex ?? 0)")
+            return copy
+        }
+        #expect(try await !f.other.insertChildren(again, parent: update))
+        // Even with a guard that holds, a chunk is never cut twice: (parent, level, chunk) is
+        // unique, and the whole step is refused — the parent's move included.
+        let current = try #require(try await f.store.run(parent.id, tenant: nil))
+        let step = try #require(RunUpdate.make(.treeStep(level: 1, nextCheckAt: now + 30), on: current, at: now, actor: "w"))
+        await #expect(throws: (any Error).self) { _ = try await f.other.insertChildren(again, parent: step) }
+        #expect(try await f.store.run(parent.id, tenant: nil)?.level == 0, "nothing of the refused step was written")
+        #expect(try await f.store.treeChildren(of: parent.id, level: nil).count == 5)
         let stored = try #require(try await f.store.run(parent.id, tenant: nil))
+
         #expect(stored.status == .inProgress)
         #expect(stored.isTreeParent)
         let progress = try await f.store.treeProgress(of: parent.id)

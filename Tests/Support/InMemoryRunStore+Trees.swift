@@ -5,13 +5,19 @@ import KilnDomain
 extension InMemoryRunStore {
     public func insertChildren(_ children: [Run], parent update: RunUpdate) async throws -> Bool {
         await Task.yield()
-        return tables.withLock { tables in
+        return try tables.withLock { tables throws(KilnError) in
+            // The guard first, as the SQL stores write the parent's update before the children.
+            guard let stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
+                stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
+            else { return false }
             let taken = children.contains { child in
                 tables.runs.values.contains {
                     $0.parentRunID == child.parentRunID && $0.level == child.level && $0.chunkIndex == child.chunkIndex
                 }
             }
-            if taken { return false }  // the unique (parent, level, chunk) index of the SQL stores
+            if taken {  // the unique (parent, level, chunk) index of the SQL stores
+                throw KilnError(.conflict, "a child of run \(update.run.id) with this level and chunk exists")
+            }
             guard Self.write(update, to: &tables) else { return false }
             for child in children {
                 tables.runs[child.id] = child

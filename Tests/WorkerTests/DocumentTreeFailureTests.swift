@@ -159,6 +159,32 @@ struct DocumentTreeFailureTests {
             #expect(run.error?.code == "over_budget")
             #expect(run.error?.message.contains("micro-dollars") == true)
             #expect(try await h.store.treeChildren(of: run.id, level: nil).isEmpty)
+            // Retrying cannot help a run that was never cut.
+            let retry = await #expect(throws: KilnError.self) {
+                _ = try await RunService(store: h.store).retryFailedChildren(run.id, tenant: TenantID("acme"))
+            }
+            #expect(retry?.code == .conflict)
+        }
+    }
+
+    @Test func aSummaryCutAtItsCapIsNamedNotSilentlyLost() async throws {
+        try await Harness.with { h in
+            DocumentTreeTests.configure(&h.configuration)
+            // Part 3 carries 150 facts: its summary lists them all, far past the 1,000 characters
+            // a part's summary may have here (group_chars / 8).
+            let many = (1...150).map { "FACT-9\(String(format: "%03d", $0))" }.joined(separator: " ")
+            let text = DocumentTreeTests.document(parts: 12, extra: [3: many])
+            try await h.store.execute(DocumentTreeTests.insertSQL(id: "run_dense", text: text))
+            try await h.drain(timeout: 60)
+            let done = try await h.run(RunID("run_dense"))
+            #expect(done.status == .completed)
+            let map = try await h.store.treeChildren(of: done.id, level: 0)
+            let cut = try #require(map[2].output?.truncatedChars)
+            #expect(cut > 0)
+            #expect((done.output?.truncatedChars ?? 0) >= cut, "the parent counts what its tree cut")
+            let merge = try #require(try await h.store.treeChildren(of: done.id, level: 1).first)
+            let labels = try await h.run(merge.id).input["parts"]?.arrayValue?.compactMap { $0["label"]?.stringValue } ?? []
+            #expect(labels.contains { $0.hasPrefix("part 3 of 12, its summary cut short by") }, "\(labels)")
         }
     }
 }

@@ -35,14 +35,12 @@ struct DocumentTreeTests {
 
     static func fact(_ part: Int) -> String { "FACT-" + String(format: "%04d", part) }
 
-    /// The facts of `text`, in order of first appearance.
+    /// The facts the summary lists (the simulator ends a summary with `Facts: …` of its input's
+    /// facts, in order), exactly: a part merged twice would show its fact twice.
     static func facts(in text: String) -> [String] {
-        var seen: [String] = []
-        for word in text.split(whereSeparator: { $0.isWhitespace }) where word.hasPrefix("FACT-") {
-            let fact = String(word.prefix { $0.isLetter || $0.isNumber || $0 == "-" })
-            if !seen.contains(fact) { seen.append(fact) }
-        }
-        return seen
+        guard let list = text.range(of: "Facts: ", options: .backwards) else { return [] }
+        return text[list.upperBound...].split(separator: " ").map { String($0.prefix { $0.isLetter || $0.isNumber || $0 == "-" }) }
+            .filter { $0.hasPrefix("FACT-") }
     }
 
     static func configure(_ configuration: inout KilnConfiguration) {

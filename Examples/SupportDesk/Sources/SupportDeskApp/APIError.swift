@@ -32,7 +32,7 @@ public struct APIError: HTTPResponseError, Sendable {
     /// The answer to a ``KilnError``.
     public init(_ error: KilnError) {
         switch error.code {
-        case .invalidArgument, .invalidInput, .invalidPolicy, .unknownFeature:
+        case .invalidArgument, .invalidInput, .invalidPolicy, .unknownFeature, .overBudget:
             self.init(.badRequest, code: error.code.rawValue, message: error.message)
         case .inputTooLarge:
             self.init(.contentTooLarge, code: error.code.rawValue, message: error.message)

@@ -14,6 +14,8 @@ import ServiceLifecycle
 /// lease it held simply expires.
 public final class PostgresRunStore: RunStore, Service {
     let logger: Logger
+    /// The tenant the last submission claim of this process served last (``FairShare``).
+    let fairCursor = FairShareCursor()
     private let location: PostgresURL
     let pool: ReplaceablePool
     private let notifications: NotificationListener
@@ -166,10 +168,16 @@ public final class PostgresRunStore: RunStore, Service {
                         """
                 }
                 var claimed: [Run] = []
-                let candidates =
-                    kind == .treeStep
-                    ? try await Self.fetchWithoutInput(connection, due, logger: logger)
-                    : try await Self.fetch(connection, due, logger: logger)
+                let candidates: [Run]
+                switch kind {
+                case .submission:
+                    let (runs, last) = try await Self.fairShare(
+                        connection, now: now, limit: limit, after: fairCursor.tenant, logger: logger)
+                    fairCursor.tenant = last
+                    candidates = runs
+                case .treeStep: candidates = try await Self.fetchWithoutInput(connection, due, logger: logger)
+                default: candidates = try await Self.fetch(connection, due, logger: logger)
+                }
                 for current in candidates {
                     guard let update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now),
                         try await Self.write(update, connection, logger: logger)

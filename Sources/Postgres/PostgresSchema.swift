@@ -245,6 +245,12 @@ enum PostgresSchema {
         ]
     )
 
+    static let fairShareMigration: (String, [String]) = (
+        // Fair share between tenants: the submission claim skip-scans the tenants with due runs.
+        "v7_fair_share",
+        ["CREATE INDEX ai_runs_queued_tenant ON ai_runs (tenant_id, available_at, id) WHERE status = 'queued'"]
+    )
+
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -257,7 +263,8 @@ enum PostgresSchema {
             {
                 applied.insert(version)
             }
-            for (version, statements) in migrations + [webhookMigration, treeMigration] where !applied.contains(version) {
+            for (version, statements) in migrations + [webhookMigration, treeMigration, fairShareMigration] where !applied.contains(version)
+            {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

@@ -14,6 +14,8 @@ public final class SQLiteRunStore: RunStore {
     /// How often ``changes()`` looks for writes of other processes (100 ms by default).
     public let changeCheckInterval: Duration
     let localWrites = LocalWrites()
+    /// The tenant the last submission claim of this process served last (``FairShare``).
+    let fairCursor = FairShareCursor()
 
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String, busyTimeout: TimeInterval = 10, changeCheckInterval: Duration = .milliseconds(100)) throws {
@@ -126,12 +128,25 @@ public final class SQLiteRunStore: RunStore {
             columns = Self.columnsWithoutInput
         }
         let nowText = Self.text(now)
-        return try await perform("claim runs") { [pool, columns] in
+        return try await perform("claim runs") { [pool, columns, fairCursor] in
             try await pool.write { db -> [Run] in
                 // Read through a cursor, each input parsed in SQLite's buffer: a document's text is held once.
-                let candidates = try Array(
-                    Row.fetchCursor(db, sql: "SELECT \(columns) FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
-                        .map { try Self.decodeRun($0, inputInPlace: true) })
+                var candidates: [Run]
+                if kind == .submission {
+                    let (ids, last) = try Self.fairShare(db, now: Timestamp.format(now), limit: limit, after: fairCursor.tenant)
+                    fairCursor.tenant = last
+                    guard !ids.isEmpty else { return [] }
+                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                    let rows = try Array(
+                        Row.fetchCursor(db, sql: "SELECT * FROM ai_runs WHERE id IN (\(marks))", arguments: StatementArguments(ids))
+                            .map { try Self.decodeRun($0, inputInPlace: true) })
+                    let order = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+                    candidates = rows.sorted { (order[$0.id.rawValue] ?? 0) < (order[$1.id.rawValue] ?? 0) }
+                } else {
+                    candidates = try Array(
+                        Row.fetchCursor(db, sql: "SELECT \(columns) FROM ai_runs WHERE \(selection) LIMIT ?", arguments: [nowText, limit])
+                            .map { try Self.decodeRun($0, inputInPlace: true) })
+                }
                 var claimed: [Run] = []
                 for candidate in candidates {
                     guard let update = kind.update(claiming: candidate, owner: owner, leaseUntil: leaseUntil, now: now),

@@ -189,6 +189,11 @@ enum SQLiteSchema {
                     END;
                     """)
         }
+        migrator.registerMigration("v6_fair_share") { db in
+            // Fair share between tenants: the submission claim skip-scans the tenants with due runs.
+            try db.execute(
+                sql: "CREATE INDEX ai_runs_queued_tenant ON ai_runs (tenant_id, available_at, id) WHERE status = 'queued'")
+        }
         return migrator
     }
 }

@@ -70,6 +70,19 @@ public final class InMemoryRunStore: RunStore {
         // Suspend as a database round trip would, so that concurrent claimers interleave.
         await Task.yield()
         return tables.withLock { tables in
+            if kind == .submission {
+                // Round-robin across tenants, as the SQL stores claim (``FairShare``).
+                let due = tables.runs.values.filter { $0.status == .queued && $0.availableAt <= now }
+                let queues = Dictionary(grouping: due, by: \.tenantID).values
+                    .map { $0.sorted { ($0.availableAt, $0.id.rawValue) < ($1.availableAt, $1.id.rawValue) } }
+                    .sorted { ($0[0].availableAt, $0[0].tenantID.rawValue) < ($1[0].availableAt, $1[0].tenantID.rawValue) }
+                return FairShare.interleave(queues, limit: limit).compactMap { run in
+                    guard let update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now),
+                        Self.write(update, to: &tables)
+                    else { return nil }
+                    return update.run
+                }
+            }
             let due: [(Date, Run)] = tables.runs.values.compactMap { run in
                 switch kind {
                 case .submission: run.status == .queued && run.availableAt <= now ? (run.availableAt, run) : nil

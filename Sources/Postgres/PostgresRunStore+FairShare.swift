@@ -1,0 +1,62 @@
+import Foundation
+import KilnDomain
+import Logging
+import PostgresNIO
+
+/// Fair share between tenants for the submission claim (``FairShare``).
+extension PostgresRunStore {
+    /// Up to `limit` due queued runs, round-robin across tenants starting after the tenant this
+    /// process served last, locked (`FOR UPDATE SKIP LOCKED`: another executor's claim skips
+    /// them); and the last tenant served now.
+    static func fairShare(
+        _ connection: PostgresConnection, now: Date, limit: Int, after cursor: String?, logger: Logger
+    ) async throws -> (runs: [Run], last: String?) {
+        let after = try await dueTenants(connection, now: now, limit: limit, after: cursor, logger: logger)
+        let wrapped =
+            after.count < limit && cursor != nil ? try await dueTenants(connection, now: now, limit: limit, after: nil, logger: logger) : []
+        let tenants = FairShare.rotation(after: after, wrapped: wrapped, limit: limit)
+        guard !tenants.isEmpty else { return ([], nil) }
+        var queues: [(head: Date, ids: [String])] = []
+        for tenant in tenants {
+            var ids: [String] = []
+            var head: Date?
+            let rows = try await connection.query(
+                """
+                SELECT id, available_at FROM ai_runs WHERE status = 'queued' AND tenant_id = \(tenant) AND available_at <= \(now)
+                ORDER BY available_at, id LIMIT \(limit)
+                """, logger: logger)
+            for try await (id, at) in rows.decode((String, Date).self) {
+                if head == nil { head = at }
+                ids.append(id)
+            }
+            if let head { queues.append((head, ids)) }
+        }
+        queues.sort { $0.head < $1.head }
+        let picked = FairShare.interleave(queues.map(\.ids), limit: limit)
+        let locked = try await fetch(
+            connection, "WHERE id = ANY(\(picked)) AND status = 'queued' FOR UPDATE SKIP LOCKED", logger: logger)
+        let order = Dictionary(uniqueKeysWithValues: picked.enumerated().map { ($1, $0) })
+        return (locked.sorted { (order[$0.id.rawValue] ?? 0) < (order[$1.id.rawValue] ?? 0) }, tenants.last)
+    }
+
+    /// Tenants with a due queued run, in tenant order, after `cursor`: a skip scan of
+    /// `ai_runs_queued_tenant` (one index seek per tenant, not a read of the backlog).
+    static func dueTenants(
+        _ connection: PostgresConnection, now: Date, limit: Int, after cursor: String?, logger: Logger
+    ) async throws -> [String] {
+        let rows = try await connection.query(
+            """
+            WITH RECURSIVE due(tenant) AS (
+                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued' AND available_at <= \(now)
+                    AND (\(cursor)::text IS NULL OR tenant_id > \(cursor)))
+                UNION ALL
+                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued' AND available_at <= \(now)
+                    AND tenant_id > due.tenant)
+                FROM due WHERE due.tenant IS NOT NULL)
+            SELECT tenant FROM due WHERE tenant IS NOT NULL LIMIT \(limit)
+            """, logger: logger)
+        var tenants: [String] = []
+        for try await tenant in rows.decode(String.self) { tenants.append(tenant) }
+        return tenants
+    }
+}

@@ -132,6 +132,13 @@ public struct RunService: Sendable {
         return (run, children)
     }
 
+    /// Tokens and cost per feature, model and UTC day, from `since` on: the numbers an app needs
+    /// for its own quota checks and invoices (all tenants when `tenant` is nil). Pruning runs
+    /// does not change them.
+    public func spend(tenant: TenantID?, feature: String? = nil, since: Date) async throws -> [SpendRow] {
+        try await store.spend(SpendQuery(tenant: tenant, feature: feature, since: since))
+    }
+
     /// Runs, newest first.
     public func list(_ query: RunQuery) async throws -> [Run] {
         try await store.runs(matching: query)

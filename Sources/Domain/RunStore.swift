@@ -82,6 +82,15 @@ public protocol RunStore: Sendable {
     /// tenant has no such run; ``KilnError/Code/conflict`` when it is not a failed tree parent.
     func retryFailedChildren(of parent: RunID, tenant: TenantID, actor: String, now: Date) async throws -> (Run, Int)?
 
+    /// Tokens and cost per tenant, feature, model and UTC day (`kiln_usage_daily`), day by
+    /// day, oldest first.
+    func spend(_ query: SpendQuery) async throws -> [SpendRow]
+
+    /// Deletes up to `limit` runs that ended before `cutoff` (with their events), in one short
+    /// transaction, and returns how many; call again until it returns 0. A long document's
+    /// child is kept while its parent is not finished. Spend (``spend(_:)``) is unchanged.
+    func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int
+
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 

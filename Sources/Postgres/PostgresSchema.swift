@@ -214,43 +214,6 @@ enum PostgresSchema {
         ]
     )
 
-    static let treeMigration: (String, [String]) = (
-        // Long documents: children point at their parent, with their level, place and the range
-        // of the parent's text they cover. A child that ends makes its parent due, so the next
-        // level starts at once (unless a worker holds the parent: it looks again soon).
-        "v6_document_trees",
-        [
-            """
-            ALTER TABLE ai_runs ADD COLUMN parent_run_id text, ADD COLUMN chunk_index integer, ADD COLUMN level integer,
-                ADD COLUMN char_start bigint, ADD COLUMN char_end bigint
-            """,
-            "CREATE UNIQUE INDEX ai_runs_tree ON ai_runs (parent_run_id, level, chunk_index) WHERE parent_run_id IS NOT NULL",
-            """
-            CREATE FUNCTION kiln_child_finished() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.parent_run_id IS NOT NULL AND OLD.status IN ('queued', 'submitting', 'in_progress')
-                    AND NEW.status NOT IN ('queued', 'submitting', 'in_progress') THEN
-                    UPDATE ai_runs SET next_poll_at = NEW.updated_at
-                    WHERE id = NEW.parent_run_id AND status = 'in_progress' AND lease_owner IS NULL
-                        AND next_poll_at > NEW.updated_at;
-                    PERFORM pg_notify('kiln_runs', 'child');
-                END IF;
-                RETURN NULL;
-            END $$
-            """,
-            """
-            CREATE TRIGGER ai_runs_child_finished AFTER UPDATE OF status ON ai_runs
-                FOR EACH ROW EXECUTE FUNCTION kiln_child_finished()
-            """,
-        ]
-    )
-
-    static let fairShareMigration: (String, [String]) = (
-        // Fair share between tenants: the submission claim skip-scans the tenants with due runs.
-        "v7_fair_share",
-        ["CREATE INDEX ai_runs_queued_tenant ON ai_runs (tenant_id, available_at, id) WHERE status = 'queued'"]
-    )
-
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -263,8 +226,8 @@ enum PostgresSchema {
             {
                 applied.insert(version)
             }
-            for (version, statements) in migrations + [webhookMigration, treeMigration, fairShareMigration] where !applied.contains(version)
-            {
+            for (version, statements) in migrations + [webhookMigration, treeMigration, fairShareMigration, usageMigration]
+            where !applied.contains(version) {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }

@@ -194,6 +194,89 @@ enum SQLiteSchema {
             try db.execute(
                 sql: "CREATE INDEX ai_runs_queued_tenant ON ai_runs (tenant_id, available_at, id) WHERE status = 'queued'")
         }
+        migrator.registerMigration("v7_usage_daily") { db in
+            // What each tenant spent, per feature, model and UTC day: kept when runs are pruned,
+            // written by the table itself when a run ends (and when an orphan's cost is found), so
+            // runs an app finalizes or prunes by SQL count the same. A long document's parent
+            // counts as the run; its tokens and cost are its children's, under its feature.
+            try db.execute(
+                sql: """
+                    CREATE TABLE kiln_usage_daily (
+                        day TEXT NOT NULL,
+                        tenant_id TEXT NOT NULL,
+                        feature TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        runs INTEGER NOT NULL DEFAULT 0,
+                        input_tokens INTEGER NOT NULL DEFAULT 0,
+                        output_tokens INTEGER NOT NULL DEFAULT 0,
+                        cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+                        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+                        cost_micros INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (day, tenant_id, feature, model)
+                    );
+                    CREATE INDEX kiln_usage_daily_tenant ON kiln_usage_daily (tenant_id, day);
+                    CREATE VIEW ai_spend_daily AS
+                        SELECT day, tenant_id, feature, model, runs, input_tokens, output_tokens, cached_input_tokens,
+                            reasoning_tokens, cost_micros FROM kiln_usage_daily;
+                    CREATE INDEX ai_runs_finalized ON ai_runs (finalized_at) WHERE finalized_at IS NOT NULL;
+                    CREATE TRIGGER ai_runs_usage_finished AFTER UPDATE OF status ON ai_runs
+                    WHEN OLD.status IN ('queued','submitting','in_progress')
+                        AND NEW.status NOT IN ('queued','submitting','in_progress')
+                    BEGIN
+                        INSERT INTO kiln_usage_daily (day, tenant_id, feature, model, \(usageColumns))
+                        VALUES (
+                            substr(coalesce(NEW.finalized_at, NEW.updated_at), 1, 10), NEW.tenant_id,
+                            coalesce((SELECT p.feature FROM ai_runs p WHERE p.id = NEW.parent_run_id), NEW.feature),
+                            coalesce(json_extract(NEW.policy, '$.model'), ''),
+                            CASE WHEN NEW.parent_run_id IS NULL THEN 1 ELSE 0 END,
+                            \(counted("json_extract(NEW.usage, '$.input_tokens')")),
+                            \(counted("json_extract(NEW.usage, '$.output_tokens')")),
+                            \(counted("json_extract(NEW.usage, '$.cached_input_tokens')")),
+                            \(counted("json_extract(NEW.usage, '$.reasoning_tokens')")),
+                            \(counted("NEW.cost_micros")))
+                        ON CONFLICT (day, tenant_id, feature, model) DO UPDATE SET runs = runs + excluded.runs,
+                            input_tokens = input_tokens + excluded.input_tokens,
+                            output_tokens = output_tokens + excluded.output_tokens,
+                            cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+                            reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+                            cost_micros = cost_micros + excluded.cost_micros;
+                    END;
+                    CREATE TRIGGER ai_runs_usage_orphan AFTER UPDATE OF orphan_cost_micros ON ai_runs
+                    WHEN NEW.orphan_cost_micros > OLD.orphan_cost_micros AND NEW.status = OLD.status
+                    BEGIN
+                        INSERT INTO kiln_usage_daily (day, tenant_id, feature, model, cost_micros)
+                        VALUES (
+                            strftime('%Y-%m-%d', 'now'), NEW.tenant_id,
+                            coalesce((SELECT p.feature FROM ai_runs p WHERE p.id = NEW.parent_run_id), NEW.feature),
+                            coalesce(json_extract(NEW.policy, '$.model'), ''), NEW.orphan_cost_micros - OLD.orphan_cost_micros)
+                        ON CONFLICT (day, tenant_id, feature, model) DO UPDATE SET cost_micros = cost_micros + excluded.cost_micros;
+                    END;
+                    INSERT INTO kiln_usage_daily (day, tenant_id, feature, model, \(usageColumns))
+                    SELECT substr(r.finalized_at, 1, 10), r.tenant_id, coalesce(p.feature, r.feature),
+                        coalesce(json_extract(r.policy, '$.model'), ''),
+                        sum(CASE WHEN r.parent_run_id IS NULL THEN 1 ELSE 0 END),
+                        \(summed("json_extract(r.usage, '$.input_tokens')")),
+                        \(summed("json_extract(r.usage, '$.output_tokens')")),
+                        \(summed("json_extract(r.usage, '$.cached_input_tokens')")),
+                        \(summed("json_extract(r.usage, '$.reasoning_tokens')")),
+                        \(summed("r.cost_micros")) + sum(r.orphan_cost_micros)
+                    FROM ai_runs r LEFT JOIN ai_runs p ON p.id = r.parent_run_id
+                    WHERE r.finalized_at IS NOT NULL
+                    GROUP BY 1, 2, 3, 4;
+                    """)
+        }
         return migrator
+    }
+
+    static let usageColumns = "runs, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_micros"
+
+    /// A finished run's `value` as the usage table counts it: nothing for a long document's
+    /// parent (its children carry its tokens and cost).
+    static func counted(_ value: String) -> String {
+        "CASE WHEN NEW.parent_run_id IS NULL AND NEW.level IS NOT NULL THEN 0 ELSE coalesce(\(value), 0) END"
+    }
+
+    static func summed(_ value: String) -> String {
+        "sum(CASE WHEN r.parent_run_id IS NULL AND r.level IS NOT NULL THEN 0 ELSE coalesce(\(value), 0) END)"
     }
 }

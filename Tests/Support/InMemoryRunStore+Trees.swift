@@ -125,3 +125,29 @@ extension InMemoryRunStore {
         }
     }
 }
+
+/// Spend and pruning in memory, as the SQL stores keep them.
+extension InMemoryRunStore {
+    public func spend(_ query: SpendQuery) async throws -> [SpendRow] {
+        tables.withLock { tables in
+            tables.usage.values
+                .filter { $0.day >= query.sinceDay && (query.tenant == nil || $0.tenantID == query.tenant) }
+                .filter { query.feature == nil || $0.feature == query.feature }
+                .sorted { ($0.day, $0.tenantID.rawValue, $0.feature, $0.model) < ($1.day, $1.tenantID.rawValue, $1.feature, $1.model) }
+        }
+    }
+
+    public func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int {
+        tables.withLock { tables in
+            let old = tables.runs.values.filter { run in
+                guard let finalized = run.finalizedAt, finalized < cutoff, run.status.isTerminal else { return false }
+                guard let parent = run.parentRunID.flatMap({ tables.runs[$0] }) else { return true }
+                return parent.status.isTerminal
+            }.sorted { ($0.finalizedAt ?? .distantPast) < ($1.finalizedAt ?? .distantPast) }.prefix(limit)
+            let ids = Set(old.map(\.id))
+            for id in ids { tables.runs[id] = nil }
+            tables.events.removeAll { ids.contains($0.runID) }
+            return ids.count
+        }
+    }
+}

@@ -12,6 +12,8 @@ public final class InMemoryRunStore: RunStore {
         var runs: [RunID: Run] = [:]
         var events: [RunEvent] = []
         var deliveries: [String: Delivery] = [:]
+        /// `kiln_usage_daily`, kept as the SQL stores' triggers keep it.
+        var usage: [String: SpendRow] = [:]
     }
 
     struct Delivery {
@@ -168,6 +170,7 @@ public final class InMemoryRunStore: RunStore {
             run.orphanCostMicros += orphan.costMicros
             run.updatedAt = orphan.at
             tables.runs[orphan.runID] = run
+            Self.count(run, day: orphan.at, runs: 0, usage: nil, cost: orphan.costMicros, in: &tables)
             Self.append(orphan.event, to: &tables)
             return true
         }
@@ -275,7 +278,8 @@ public final class InMemoryRunStore: RunStore {
             stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
         else { return false }
         let next = update.run
-        let finishedChild = stored.parentRunID != nil && !stored.status.isTerminal && next.status.isTerminal
+        let finished = !stored.status.isTerminal && next.status.isTerminal
+        let finishedChild = stored.parentRunID != nil && finished
         stored.level = next.level
         stored.status = next.status
         stored.attempt = next.attempt
@@ -301,7 +305,33 @@ public final class InMemoryRunStore: RunStore {
         tables.runs[stored.id] = stored
         if let event = update.event { append(event, to: &tables) }
         if finishedChild, let parentID = stored.parentRunID { parentDue(parentID, at: next.updatedAt, in: &tables) }
+        if finished {
+            let parent = stored.isTreeParent
+            Self.count(
+                stored, day: stored.finalizedAt ?? stored.updatedAt, runs: stored.parentRunID == nil ? 1 : 0,
+                usage: parent ? nil : stored.usage, cost: parent ? 0 : (stored.costMicros ?? 0), in: &tables)
+        }
         return true
+    }
+
+    /// What the SQL stores' usage triggers add to `kiln_usage_daily`.
+    static func count(_ run: Run, day: Date, runs: Int, usage: RunUsage?, cost: Int64, in tables: inout Tables) {
+        let feature = run.parentRunID.flatMap { tables.runs[$0]?.feature } ?? run.feature
+        let model = run.policy["model"]?.stringValue ?? ""
+        let dayText = String(Timestamp.format(day).prefix(10))
+        let key = [dayText, run.tenantID.rawValue, feature, model].joined(separator: "|")
+        var row =
+            tables.usage[key]
+            ?? SpendRow(
+                day: dayText, tenantID: run.tenantID, feature: feature, model: model, runs: 0, inputTokens: 0, outputTokens: 0,
+                cachedInputTokens: 0, reasoningTokens: 0, costMicros: 0)
+        row.runs += runs
+        row.inputTokens += usage?.inputTokens ?? 0
+        row.outputTokens += usage?.outputTokens ?? 0
+        row.cachedInputTokens += usage?.cachedInputTokens ?? 0
+        row.reasoningTokens += usage?.reasoningTokens ?? 0
+        row.costMicros += cost
+        tables.usage[key] = row
     }
 
     /// What the stores' `ai_runs_child_finished` trigger does: a child that ended makes its

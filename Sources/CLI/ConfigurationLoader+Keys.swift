@@ -81,6 +81,9 @@ extension ConfigurationLoader {
         Key(name: "provider.max_connections", help: "HTTP connections kept to the provider") {
             $0.provider.maxConnections = try Parse.int($1)
         },
+        Key(name: "provider.delete_after_finalize", help: "delete a run's stored response at the provider once its result is recorded") {
+            $0.provider.deleteAfterFinalize = try Parse.bool($1)
+        },
         Key(name: "submitter.batch_size", help: "runs claimed per submit pass") { $0.submitter.batchSize = try Parse.int($1) },
         Key(name: "submitter.concurrency", help: "create calls in flight at once") { $0.submitter.concurrency = try Parse.int($1) },
         Key(name: "submitter.lease_seconds", help: "lease on a run being submitted") { $0.submitter.leaseSeconds = try Parse.double($1) },

@@ -14,7 +14,8 @@ struct KilnCommand: AsyncParsableCommand {
             """,
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self, RetryCommand.self,
-            ReviewCommand.self, DisplayedCommand.self, StatusCommand.self, SpendCommand.self, PruneCommand.self, EventsCommand.self,
+            ReviewCommand.self, DisplayedCommand.self, StatusCommand.self, SpendCommand.self, PruneCommand.self, EraseCommand.self,
+            EventsCommand.self,
             SubmitCommand.self, PollCommand.self,
             WorkCommand.self, ServeCommand.self,
             SimulateCommand.self, DemoCommand.self,

@@ -81,3 +81,30 @@ struct PruneCommand: AsyncParsableCommand {
         print(json ? #"{"deleted": \#(deleted)}"# : "deleted \(deleted) runs that ended before \(Timestamp.format(cutoff)); spend is kept")
     }
 }
+
+/// `kiln erase`: the right to erasure, for a tenant or one of its records.
+struct EraseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "erase",
+        abstract:
+            "Erase the inputs and outputs of a tenant's finished runs (or one record's), keeping tombstones; deletes them at the provider.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The tenant whose runs are erased.") var tenant: String
+    @Option(help: "Only the runs about this record (TYPE:ID).") var subject: String?
+    @Flag(help: "Print the outcome as JSON.") var json = false
+
+    func run() async throws {
+        _ = try global.loadConfiguration()
+        let record = try subject.map { text throws(KilnError) in try Subject(parsing: text) }
+        let outcome = try await RunService(store: try await global.openStore(), actor: GlobalOptions.processIdentity).erase(
+            tenant: TenantID(tenant), subject: record)
+        if json {
+            print(try Output.json(outcome))
+        } else {
+            print(
+                "erased \(outcome.erased) runs of tenant \(tenant)\(subject.map { " about \($0)" } ?? ""); their responses are deleted at the provider by the poller"
+                    + (outcome.stillRunning > 0
+                        ? "; \(outcome.stillRunning) not finished, left alone (cancel them or erase again later)" : ""))
+        }
+    }
+}

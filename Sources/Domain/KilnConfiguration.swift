@@ -102,6 +102,9 @@ public struct ProviderSettings: Sendable {
     public var connectTimeoutSeconds = 5.0
     public var requestTimeoutSeconds = 30.0
     public var maxConnections = 64
+    /// Delete a run's stored response at the provider once Kiln has recorded its result (the
+    /// provider otherwise keeps background responses, `store: true`, for its retention period).
+    public var deleteAfterFinalize = true
 
     public init() {}
 }

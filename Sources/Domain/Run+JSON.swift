@@ -41,6 +41,8 @@ extension Run: Codable {
         case level
         case charStart = "char_start"
         case charEnd = "char_end"
+        case erasedAt = "erased_at"
+        case providerDeletedAt = "provider_deleted_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -91,6 +93,8 @@ extension Run: Codable {
         try c.encode(level, forKey: .level)
         try c.encode(charStart, forKey: .charStart)
         try c.encode(charEnd, forKey: .charEnd)
+        try time(erasedAt, .erasedAt)
+        try time(providerDeletedAt, .providerDeletedAt)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -150,5 +154,7 @@ extension Run: Codable {
         level = try c.decodeIfPresent(Int.self, forKey: .level)
         charStart = try c.decodeIfPresent(Int.self, forKey: .charStart)
         charEnd = try c.decodeIfPresent(Int.self, forKey: .charEnd)
+        erasedAt = try time(.erasedAt)
+        providerDeletedAt = try time(.providerDeletedAt)
     }
 }

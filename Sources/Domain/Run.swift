@@ -69,6 +69,10 @@ public struct Run: Sendable, Hashable {
     public var providerCompletedAt: Date?
     public var finalizedAt: Date?
     public var updatedAt: Date
+    /// When the run's input and output were erased (a tombstone keeps ids, times, usage, cost).
+    public var erasedAt: Date?
+    /// When Kiln deleted the run's response at the provider.
+    public var providerDeletedAt: Date?
 
     public init(
         id: RunID, tenantID: TenantID, userID: String? = nil, feature: String, subject: Subject? = nil,

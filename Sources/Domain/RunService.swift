@@ -139,6 +139,15 @@ public struct RunService: Sendable {
         try await store.spend(SpendQuery(tenant: tenant, feature: feature, since: since))
     }
 
+    /// Right to erasure: erases the input and output of the tenant's finished runs (of one
+    /// subject, or all), leaving tombstones (ids, times, usage, cost) and `erased` events, and
+    /// schedules their responses for deletion at the provider. Runs not finished are counted,
+    /// not touched: cancel them, or erase again once they ended.
+    public func erase(tenant: TenantID, subject: Subject? = nil, now: Date = Date()) async throws -> ErasureOutcome {
+        try Self.checkText(tenant.rawValue, "tenant", max: 128)
+        return try await store.erase(tenant: tenant, subject: subject, actor: actor, now: now)
+    }
+
     /// Runs, newest first.
     public func list(_ query: RunQuery) async throws -> [Run] {
         try await store.runs(matching: query)

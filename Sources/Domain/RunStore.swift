@@ -91,6 +91,21 @@ public protocol RunStore: Sendable {
     /// child is kept while its parent is not finished. Spend (``spend(_:)``) is unchanged.
     func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int
 
+    /// Right to erasure: the input and output (and an edited review's output) of `tenant`'s
+    /// finished runs — of one `subject`, or all — are erased; each keeps a tombstone (ids, times,
+    /// usage, cost, `erased_at`) and gets an `erased` event by `actor`; its response is scheduled
+    /// for deletion at the provider. Runs not finished yet are left alone and counted.
+    func erase(tenant: TenantID, subject: Subject?, actor: String, now: Date) async throws -> ErasureOutcome
+
+    /// Up to `limit` responses due for deletion at the provider — every finished run's when
+    /// `afterFinalize`, else only those an erasure scheduled — held until `leaseUntil` so that
+    /// another poller does not delete them too.
+    func claimProviderDeletions(afterFinalize: Bool, limit: Int, now: Date, leaseUntil: Date) async throws -> [ProviderDeletion]
+
+    /// Records a deletion: done (deleted, or already gone), or failed and due again at `retryAt`
+    /// (nil: given up).
+    func recordProviderDeletion(_ run: RunID, deleted: Bool, retryAt: Date?, now: Date) async throws
+
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 

@@ -48,6 +48,8 @@ public struct StoredRunColumns: Sendable {
     public var level: Int?
     public var charStart: Int?
     public var charEnd: Int?
+    public var erasedAt: Date?
+    public var providerDeletedAt: Date?
 
     public init() {}
 
@@ -108,6 +110,8 @@ public struct StoredRunColumns: Sendable {
         run.level = level
         run.charStart = charStart
         run.charEnd = charEnd
+        run.erasedAt = erasedAt
+        run.providerDeletedAt = providerDeletedAt
         return run
     }
 }

@@ -26,6 +26,9 @@ public struct PollPassResult: Sendable, Hashable {
     public var parentsLookedAt = 0
     /// Children those parents made due (released, or a new merge level).
     public var childrenReleased = 0
+    /// Stored responses deleted at the provider, and deletions that failed (tried again later).
+    public var providerDeletes = 0
+    public var providerDeleteFailures = 0
 
     public init() {}
 
@@ -65,5 +68,7 @@ extension PollPassResult {
         orphans += other.orphans
         parentsLookedAt += other.parentsLookedAt
         childrenReleased += other.childrenReleased
+        providerDeletes += other.providerDeletes
+        providerDeleteFailures += other.providerDeleteFailures
     }
 }

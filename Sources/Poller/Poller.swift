@@ -27,6 +27,7 @@ public struct Poller: Sendable {
         try await stepTrees(now: environment.clock.now(), dueBy: dueBy, into: &result)
         // After the batch (whose leases are renewed while it runs), never instead of it.
         if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
+        await deleteStoredResponses(now: dueBy ?? environment.clock.now(), into: &result)
         return result
     }
 

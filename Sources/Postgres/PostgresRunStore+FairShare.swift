@@ -23,7 +23,7 @@ extension PostgresRunStore {
             let rows = try await connection.query(
                 """
                 SELECT id, available_at FROM ai_runs WHERE status = 'queued' AND tenant_id = \(tenant) AND available_at <= \(now)
-                ORDER BY available_at, id LIMIT \(limit)
+                ORDER BY available_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: logger)
             for try await (id, at) in rows.decode((String, Date).self) {
                 if head == nil { head = at }
@@ -33,8 +33,9 @@ extension PostgresRunStore {
         }
         queues.sort { $0.head < $1.head }
         let picked = FairShare.interleave(queues.map(\.ids), limit: limit)
-        let locked = try await fetch(
-            connection, "WHERE id = ANY(\(picked)) AND status = 'queued' FOR UPDATE SKIP LOCKED", logger: logger)
+        // Every candidate was locked as it was read (another executor's claim skips it and takes
+        // the next ones), so two executors claiming at once never wait for or share a run.
+        let locked = try await fetch(connection, "WHERE id = ANY(\(picked)) AND status = 'queued'", logger: logger)
         let order = Dictionary(uniqueKeysWithValues: picked.enumerated().map { ($1, $0) })
         return (locked.sorted { (order[$0.id.rawValue] ?? 0) < (order[$1.id.rawValue] ?? 0) }, tenants.last)
     }

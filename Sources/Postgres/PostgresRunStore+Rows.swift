@@ -12,7 +12,7 @@ extension PostgresRunStore {
         next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, \
         reviewed_by, reviewed_at, reviewed_output::text AS reviewed_output, displayed_at, displayed_by, prompt_version, \
         send_started_at, created_at, submitted_at, provider_started_at, provider_completed_at, finalized_at, updated_at, \
-        parent_run_id, chunk_index, level, char_start, char_end
+        parent_run_id, chunk_index, level, char_start, char_end, erased_at, provider_deleted_at
         """
 
     /// ``columns`` with `input` read as `{}` (a tree parent's step never needs its document,
@@ -87,6 +87,8 @@ extension PostgresRunStore {
         c.level = try row["level"].decode(Int?.self)
         c.charStart = try row["char_start"].decode(Int?.self)
         c.charEnd = try row["char_end"].decode(Int?.self)
+        c.erasedAt = try row["erased_at"].decode(Date?.self)
+        c.providerDeletedAt = try row["provider_deleted_at"].decode(Date?.self)
         return try c.run()
     }
 

@@ -117,4 +117,30 @@ extension PostgresSchema {
             """,
         ]
     )
+
+    static let erasureMigration: (String, [String]) = (
+        // Right to erasure and the provider's copies: a tombstone keeps ids, times, usage and cost
+        // once input and output are gone; responses are deleted at the provider after finalization
+        // (provider.delete_after_finalize) and on erasure, retried until done.
+        "v9_erasure",
+        [
+            """
+            ALTER TABLE ai_runs ADD COLUMN erased_at timestamptz, ADD COLUMN provider_deleted_at timestamptz,
+                ADD COLUMN provider_delete_after timestamptz, ADD COLUMN provider_delete_attempts integer NOT NULL DEFAULT 0
+            """,
+            """
+            CREATE INDEX ai_runs_provider_delete ON ai_runs ((coalesce(provider_delete_after, finalized_at)))
+                WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL
+            """,
+            "CREATE INDEX ai_runs_tenant_subject ON ai_runs (tenant_id, subject_type, subject_id)",
+            "DROP TRIGGER ai_runs_review_guard ON ai_runs",
+            """
+            CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output, displayed_at ON ai_runs
+                FOR EACH ROW WHEN ((NEW.review_state IS DISTINCT FROM OLD.review_state OR NEW.reviewed_by IS DISTINCT FROM OLD.reviewed_by
+                    OR NEW.reviewed_output IS DISTINCT FROM OLD.reviewed_output OR NEW.displayed_at IS DISTINCT FROM OLD.displayed_at)
+                    AND NEW.erased_at IS NULL)
+                EXECUTE FUNCTION kiln_review_guard()
+            """,
+        ]
+    )
 }

@@ -226,7 +226,9 @@ enum PostgresSchema {
             {
                 applied.insert(version)
             }
-            for (version, statements) in migrations + [webhookMigration, treeMigration, fairShareMigration, usageMigration]
+            for (version, statements) in migrations + [
+                webhookMigration, treeMigration, fairShareMigration, usageMigration, erasureMigration,
+            ]
             where !applied.contains(version) {
                 for statement in statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)

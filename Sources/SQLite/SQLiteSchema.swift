@@ -88,25 +88,7 @@ enum SQLiteSchema {
                     ALTER TABLE ai_runs ADD COLUMN displayed_at TEXT;
                     ALTER TABLE ai_runs ADD COLUMN displayed_by TEXT;
 
-                    CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output ON ai_runs
-                    WHEN NEW.review_state IS NOT OLD.review_state OR NEW.reviewed_by IS NOT OLD.reviewed_by
-                        OR NEW.reviewed_output IS NOT OLD.reviewed_output
-                    BEGIN
-                        SELECT RAISE(ABORT, 'kiln: review refused: the run already has a final review decision')
-                            WHERE OLD.review_state IN \(final);
-                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by and reviewed_output are written with a decision')
-                            WHERE NEW.review_state IS OLD.review_state;
-                        SELECT RAISE(ABORT, 'kiln: review refused: review_state must be pending, accepted, edited or discarded')
-                            WHERE NEW.review_state IS NULL OR NEW.review_state NOT IN ('pending','accepted','edited','discarded');
-                        SELECT RAISE(ABORT, 'kiln: review refused: only a completed run can be reviewed')
-                            WHERE NEW.review_state IN \(final) AND (OLD.status <> 'completed' OR NEW.status <> 'completed');
-                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by (who decided) is required')
-                            WHERE NEW.review_state IN \(final) AND (NEW.reviewed_by IS NULL OR NEW.reviewed_by = '');
-                        SELECT RAISE(ABORT, 'kiln: review refused: an edited review needs reviewed_output')
-                            WHERE NEW.review_state = 'edited' AND NEW.reviewed_output IS NULL;
-                        SELECT RAISE(ABORT, 'kiln: review refused: reviewed_output is only for an edited review')
-                            WHERE NEW.review_state IN ('accepted','discarded') AND NEW.reviewed_output IS NOT NULL;
-                    END;
+                    \(reviewGuard(final: final, erasable: false))
 
                     CREATE TRIGGER ai_runs_review_event AFTER UPDATE OF review_state ON ai_runs
                     WHEN NEW.review_state IS NOT OLD.review_state AND NEW.review_state IN \(final)
@@ -265,6 +247,23 @@ enum SQLiteSchema {
                     GROUP BY 1, 2, 3, 4;
                     """)
         }
+        migrator.registerMigration("v8_erasure") { db in
+            // Right to erasure and the provider's copies: a tombstone keeps ids, times, usage and
+            // cost once input and output are gone; responses are deleted at the provider after
+            // finalization (provider.delete_after_finalize) and on erasure, retried until done.
+            try db.execute(
+                sql: """
+                    ALTER TABLE ai_runs ADD COLUMN erased_at TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN provider_deleted_at TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN provider_delete_after TEXT;
+                    ALTER TABLE ai_runs ADD COLUMN provider_delete_attempts INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX ai_runs_provider_delete ON ai_runs (coalesce(provider_delete_after, finalized_at))
+                        WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL;
+                    CREATE INDEX ai_runs_tenant_subject ON ai_runs (tenant_id, subject_type, subject_id);
+                    DROP TRIGGER ai_runs_review_guard;
+                    \(reviewGuard(final: "('accepted','edited','discarded')", erasable: true))
+                    """)
+        }
         return migrator
     }
 
@@ -278,5 +277,31 @@ enum SQLiteSchema {
 
     static func summed(_ value: String) -> String {
         "sum(CASE WHEN r.parent_run_id IS NULL AND r.level IS NOT NULL THEN 0 ELSE coalesce(\(value), 0) END)"
+    }
+
+    /// The trigger that guards review decisions (v3); from v8 an erasure (which sets
+    /// `erased_at` and clears `reviewed_output`) passes it.
+    static func reviewGuard(final: String, erasable: Bool) -> String {
+        """
+        CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output ON ai_runs
+        WHEN (NEW.review_state IS NOT OLD.review_state OR NEW.reviewed_by IS NOT OLD.reviewed_by
+            OR NEW.reviewed_output IS NOT OLD.reviewed_output)\(erasable ? " AND NEW.erased_at IS NULL" : "")
+        BEGIN
+            SELECT RAISE(ABORT, 'kiln: review refused: the run already has a final review decision')
+                WHERE OLD.review_state IN \(final);
+            SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by and reviewed_output are written with a decision')
+                WHERE NEW.review_state IS OLD.review_state;
+            SELECT RAISE(ABORT, 'kiln: review refused: review_state must be pending, accepted, edited or discarded')
+                WHERE NEW.review_state IS NULL OR NEW.review_state NOT IN ('pending','accepted','edited','discarded');
+            SELECT RAISE(ABORT, 'kiln: review refused: only a completed run can be reviewed')
+                WHERE NEW.review_state IN \(final) AND (OLD.status <> 'completed' OR NEW.status <> 'completed');
+            SELECT RAISE(ABORT, 'kiln: review refused: reviewed_by (who decided) is required')
+                WHERE NEW.review_state IN \(final) AND (NEW.reviewed_by IS NULL OR NEW.reviewed_by = '');
+            SELECT RAISE(ABORT, 'kiln: review refused: an edited review needs reviewed_output')
+                WHERE NEW.review_state = 'edited' AND NEW.reviewed_output IS NULL;
+            SELECT RAISE(ABORT, 'kiln: review refused: reviewed_output is only for an edited review')
+                WHERE NEW.review_state IN ('accepted','discarded') AND NEW.reviewed_output IS NOT NULL;
+        END;
+        """
     }
 }

@@ -151,3 +151,57 @@ extension InMemoryRunStore {
         }
     }
 }
+
+/// Erasure and provider deletions in memory, as the SQL stores keep them.
+extension InMemoryRunStore {
+    public func erase(tenant: TenantID, subject: Subject?, actor: String, now: Date) async throws -> ErasureOutcome {
+        tables.withLock { tables in
+            let matched = tables.runs.values.filter {
+                $0.tenantID == tenant && (subject == nil || $0.subject == subject) && $0.erasedAt == nil
+            }
+            var erased = 0
+            for var run in matched where run.status.isTerminal {
+                if let parent = run.parentRunID.flatMap({ tables.runs[$0] }), !parent.status.isTerminal { continue }
+                Self.append(
+                    RunEvent(runID: run.id, fromStatus: run.status, toStatus: run.status, at: now, actor: actor, kind: "erased"),
+                    to: &tables)
+                run.input = ["erased": true]
+                run.output = nil
+                run.reviewedOutput = nil
+                run.erasedAt = now
+                run.updatedAt = now
+                if run.responseID != nil, run.providerDeletedAt == nil { tables.deleteAfter[run.id] = now }
+                tables.runs[run.id] = run
+                erased += 1
+            }
+            return ErasureOutcome(erased: erased, stillRunning: matched.count - erased)
+        }
+    }
+
+    public func claimProviderDeletions(afterFinalize: Bool, limit: Int, now: Date, leaseUntil: Date) async throws -> [ProviderDeletion] {
+        tables.withLock { tables in
+            let due = tables.runs.values.compactMap { run -> (Date, ProviderDeletion)? in
+                guard run.providerDeletedAt == nil, let response = run.responseID, let finalized = run.finalizedAt else { return nil }
+                let after = tables.deleteAfter[run.id]
+                guard afterFinalize || after != nil, (after ?? finalized) <= now else { return nil }
+                return (
+                    after ?? finalized, ProviderDeletion(runID: run.id, responseID: response, attempts: tables.deleteAttempts[run.id] ?? 0)
+                )
+            }.sorted { $0.0 < $1.0 }.prefix(limit).map(\.1)
+            for deletion in due { tables.deleteAfter[deletion.runID] = leaseUntil }
+            return Array(due)
+        }
+    }
+
+    public func recordProviderDeletion(_ run: RunID, deleted: Bool, retryAt: Date?, now: Date) async throws {
+        tables.withLock { tables in
+            if deleted {
+                tables.runs[run]?.providerDeletedAt = now
+                tables.deleteAfter[run] = nil
+            } else {
+                tables.deleteAttempts[run, default: 0] += 1
+                tables.deleteAfter[run] = retryAt ?? DocumentTree.heldUntil
+            }
+        }
+    }
+}

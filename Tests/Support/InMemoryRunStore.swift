@@ -14,6 +14,9 @@ public final class InMemoryRunStore: RunStore {
         var deliveries: [String: Delivery] = [:]
         /// `kiln_usage_daily`, kept as the SQL stores' triggers keep it.
         var usage: [String: SpendRow] = [:]
+        /// `provider_delete_after` and `provider_delete_attempts`, by run.
+        var deleteAfter: [RunID: Date] = [:]
+        var deleteAttempts: [RunID: Int] = [:]
     }
 
     struct Delivery {

@@ -7,8 +7,9 @@ import KilnWorker
 import Testing
 
 /// One tenant's backlog of 10,000 runs does not delay other tenants: while a submitter works
-/// through it, 20 single runs of 20 other tenants arrive at random moments, and each is sent
-/// within a pass or two. The bound (5 s) is the README's; the figures are printed.
+/// through it, 20 single runs of 20 other tenants arrive between its passes, and each is sent
+/// by the first pass after it arrived — the README's bound, counted in passes so that a loaded
+/// machine cannot make it flake; the waits in seconds are printed.
 @Suite("Fair share: a backlog does not hold other tenants back", .serialized)
 struct FairShareTests {
     typealias Backend = DocumentTreeTests.Backend
@@ -38,42 +39,31 @@ struct FairShareTests {
                     FROM generate_series(1, 10000) i
                     """)
             }
+            // Submit passes as a daemon makes them, the 20 single runs arriving between them: each
+            // must be sent by the first pass after it arrived (in first-in-first-out order it would
+            // wait for the 200 passes of the backlog).
             let (environment, client) = h.environment(store: store)
             let submitter = Submitter(environment: environment)
-            let working = Task {
-                while !Task.isCancelled { _ = try? await submitter.runOnce(now: Date()) }
-            }
             let service = RunService(store: store, actor: "app")
-            var random = SystemRandomNumberGenerator()
-            var singles: [Run] = []
-            for index in 0..<20 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 50...400, using: &random)))
-                singles.append(
-                    try await service.enqueue(
-                        .init(feature: "document_summary", tenant: TenantID("tenant-\(index)"), input: ["text": "One document."])
-                    ).run)
-            }
             var waits: [Double] = []
-            for _ in 0..<200 {
-                waits = []
-                for run in singles {
-                    guard let at = try await store.run(run.id, tenant: nil)?.submittedAt else { break }
-                    waits.append(at.timeIntervalSince(run.createdAt))
-                }
-                if waits.count == singles.count { break }
-                try await Task.sleep(for: .milliseconds(50))
+            var passSeconds: [Double] = []
+            for index in 0..<20 {
+                let single = try await service.enqueue(
+                    .init(feature: "document_summary", tenant: TenantID("tenant-\(index)"), input: ["text": "One document."])
+                ).run
+                let started = Date()
+                _ = try await submitter.runOnce(now: Date())
+                passSeconds.append(Date().timeIntervalSince(started))
+                let sent = try #require(try await store.run(single.id, tenant: nil))
+                #expect(sent.submittedAt != nil, "tenant-\(index)'s run was sent by the first pass after it arrived")
+                if let at = sent.submittedAt { waits.append(at.timeIntervalSince(single.createdAt)) }
             }
-            working.cancel()
-            _ = await working.result
             try await client.shutdown()
-            try #require(waits.count == 20, "every single run was sent")
             let backlogSent = try await store.summary().counts["in_progress"] ?? 0
-            let p99 = Self.percentile(waits, 0.99)
             print(
-                "\(backend) fair share: waits p50 \(Self.percentile(waits, 0.5)) s, p99 \(p99) s; backlog runs sent meanwhile \(backlogSent - 20)"
-            )
-            #expect(p99 < 5, "p99 \(p99) s over \(waits.sorted())")
-            #expect(backlogSent > 20, "the backlog was being worked at the same time")
+                "\(backend) fair share: waits p50 \(Self.percentile(waits, 0.5)) s, p99 \(Self.percentile(waits, 0.99)) s; "
+                    + "a pass took p50 \(Self.percentile(passSeconds, 0.5)) s; backlog runs sent meanwhile \(backlogSent - 20)")
+            #expect(backlogSent - 20 >= 20 * 49, "each pass also filled its batch from the backlog")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }

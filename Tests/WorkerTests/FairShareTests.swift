@@ -42,6 +42,7 @@ struct FairShareTests {
             // Submit passes as a daemon makes them, the 20 single runs arriving between them: each
             // must be sent by the first pass after it arrived (in first-in-first-out order it would
             // wait for the 200 passes of the backlog).
+            h.configuration.submitter.batchSize = 10  // light on a machine running the whole suite at once
             let (environment, client) = h.environment(store: store)
             let submitter = Submitter(environment: environment)
             let service = RunService(store: store, actor: "app")
@@ -63,7 +64,7 @@ struct FairShareTests {
             print(
                 "\(backend) fair share: waits p50 \(Self.percentile(waits, 0.5)) s, p99 \(Self.percentile(waits, 0.99)) s; "
                     + "a pass took p50 \(Self.percentile(passSeconds, 0.5)) s; backlog runs sent meanwhile \(backlogSent - 20)")
-            #expect(backlogSent - 20 >= 20 * 49, "each pass also filled its batch from the backlog")
+            #expect(backlogSent - 20 >= 20 * 9, "each pass also filled its batch from the backlog")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }

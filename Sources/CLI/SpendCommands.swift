@@ -65,17 +65,18 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"deleted\": N} as JSON.") var json = false
 
     func run() async throws {
-        _ = try global.loadConfiguration()
         let cutoff = try Moment.parse(finalizedBefore, option: "--finalized-before")
         guard (1...100_000).contains(batchSize) else {
             throw KilnError(.invalidArgument, "--batch-size must be in 1...100000, got \(batchSize)")
         }
+        let configuration = try global.loadConfiguration()
         let store = try await global.openStore()
         var deleted = 0
         while true {
-            let batch = try await store.prune(finalizedBefore: cutoff, limit: batchSize)
+            let batch = try await store.prune(
+                finalizedBefore: cutoff, limit: batchSize, deletingAfterFinalize: configuration.provider.deleteAfterFinalize)
             deleted += batch
-            if batch < batchSize { break }
+            if batch == 0 { break }  // a short batch may only mean rows another process held
             await Task.yield()
         }
         print(json ? #"{"deleted": \#(deleted)}"# : "deleted \(deleted) runs that ended before \(Timestamp.format(cutoff)); spend is kept")

@@ -116,6 +116,9 @@ public struct RunService: Sendable {
             throw KilnError(
                 .conflict, "run \(id) is not a failed long-document parent (status \(parent.status.rawValue)); nothing to retry")
         }
+        guard parent.erasedAt == nil else {
+            throw KilnError(.conflict, "run \(id) was erased; there is nothing left to summarize")
+        }
         guard parent.error?.code == "child_failed" else {
             throw KilnError(
                 .conflict,

@@ -87,9 +87,12 @@ public protocol RunStore: Sendable {
     func spend(_ query: SpendQuery) async throws -> [SpendRow]
 
     /// Deletes up to `limit` runs that ended before `cutoff` (with their events), in one short
-    /// transaction, and returns how many; call again until it returns 0. A long document's
-    /// child is kept while its parent is not finished. Spend (``spend(_:)``) is unchanged.
-    func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int
+    /// transaction, and returns how many; call again until it returns 0. Kept: a long document's
+    /// child while its parent is not finished, a parent while a child is not, and a run whose
+    /// response is still to be deleted at the provider (scheduled by an erasure, or — when
+    /// `deletingAfterFinalize` — any not deleted yet, unless its deletion was given up). Spend
+    /// (``spend(_:)``) is unchanged.
+    func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int
 
     /// Right to erasure: the input and output (and an edited review's output) of `tenant`'s
     /// finished runs — of one `subject`, or all — are erased; each keeps a tombstone (ids, times,

@@ -41,20 +41,22 @@ extension PostgresRunStore {
     }
 
     /// Tenants with a due queued run, in tenant order, after `cursor`: a skip scan of
-    /// `ai_runs_queued_tenant` (one index seek per tenant, not a read of the backlog).
+    /// `ai_runs_queued_tenant` that steps from tenant to tenant (one seek each, whatever their
+    /// backlogs, held children or back-offs) and keeps those whose oldest queued run is due.
     static func dueTenants(
         _ connection: PostgresConnection, now: Date, limit: Int, after cursor: String?, logger: Logger
     ) async throws -> [String] {
         let rows = try await connection.query(
             """
-            WITH RECURSIVE due(tenant) AS (
-                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued' AND available_at <= \(now)
+            WITH RECURSIVE queued(tenant) AS (
+                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued'
                     AND (\(cursor)::text IS NULL OR tenant_id > \(cursor)))
                 UNION ALL
-                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued' AND available_at <= \(now)
-                    AND tenant_id > due.tenant)
-                FROM due WHERE due.tenant IS NOT NULL)
-            SELECT tenant FROM due WHERE tenant IS NOT NULL LIMIT \(limit)
+                SELECT (SELECT min(tenant_id) FROM ai_runs WHERE status = 'queued' AND tenant_id > queued.tenant)
+                FROM queued WHERE queued.tenant IS NOT NULL)
+            SELECT tenant FROM queued WHERE tenant IS NOT NULL
+                AND (SELECT min(available_at) FROM ai_runs WHERE status = 'queued' AND tenant_id = queued.tenant) <= \(now)
+            LIMIT \(limit)
             """, logger: logger)
         var tenants: [String] = []
         for try await tenant in rows.decode(String.self) { tenants.append(tenant) }

@@ -29,7 +29,7 @@ extension PostgresRunStore {
         }
     }
 
-    public func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int {
+    public func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int {
         try await perform("prune runs") { [self] in
             try await client.withTransaction(logger: logger) { connection -> Int in
                 var ids: [String] = []
@@ -39,6 +39,11 @@ extension PostgresRunStore {
                         AND status NOT IN ('queued', 'submitting', 'in_progress')
                         AND NOT EXISTS (SELECT 1 FROM ai_runs p WHERE p.id = r.parent_run_id
                             AND p.status IN ('queued', 'submitting', 'in_progress'))
+                        AND NOT EXISTS (SELECT 1 FROM ai_runs c WHERE c.parent_run_id = r.id
+                            AND c.status IN ('queued', 'submitting', 'in_progress'))
+                        AND (r.response_id IS NULL OR r.provider_deleted_at IS NOT NULL
+                            OR r.provider_delete_after = \(DocumentTree.heldUntil)
+                            OR (r.provider_delete_after IS NULL AND NOT \(deletingAfterFinalize)))
                     ORDER BY finalized_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
                     """, logger: logger
                 ).decode(String.self) { ids.append(id) }

@@ -76,7 +76,9 @@ extension PostgresSchema {
                 IF OLD.status IN ('queued', 'submitting', 'in_progress') AND NEW.status NOT IN ('queued', 'submitting', 'in_progress') THEN
                     INSERT INTO kiln_usage_daily (day, tenant_id, feature, model, runs, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_micros)
                     VALUES ((coalesce(NEW.finalized_at, NEW.updated_at) AT TIME ZONE 'UTC')::date, NEW.tenant_id, owner_feature,
-                        coalesce(NEW.policy->>'model', ''), CASE WHEN NEW.parent_run_id IS NULL THEN 1 ELSE 0 END,
+                        coalesce(NEW.policy->>'model', ''),
+                        CASE WHEN NEW.parent_run_id IS NULL AND NOT EXISTS (
+                            SELECT 1 FROM ai_run_events e WHERE e.run_id = NEW.id AND e.kind = 'resumed') THEN 1 ELSE 0 END,
                         CASE WHEN NEW.parent_run_id IS NULL AND NEW.level IS NOT NULL THEN 0 ELSE coalesce((NEW.usage->>'input_tokens')::bigint, 0) END,
                         CASE WHEN NEW.parent_run_id IS NULL AND NEW.level IS NOT NULL THEN 0 ELSE coalesce((NEW.usage->>'output_tokens')::bigint, 0) END,
                         CASE WHEN NEW.parent_run_id IS NULL AND NEW.level IS NOT NULL THEN 0 ELSE coalesce((NEW.usage->>'cached_input_tokens')::bigint, 0) END,
@@ -132,13 +134,17 @@ extension PostgresSchema {
             CREATE INDEX ai_runs_provider_delete ON ai_runs ((coalesce(provider_delete_after, finalized_at)))
                 WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL
             """,
+            """
+            CREATE INDEX ai_runs_provider_delete_scheduled ON ai_runs (provider_delete_after)
+                WHERE provider_delete_after IS NOT NULL AND provider_deleted_at IS NULL AND response_id IS NOT NULL
+            """,
             "CREATE INDEX ai_runs_tenant_subject ON ai_runs (tenant_id, subject_type, subject_id)",
             "DROP TRIGGER ai_runs_review_guard ON ai_runs",
             """
             CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output, displayed_at ON ai_runs
                 FOR EACH ROW WHEN ((NEW.review_state IS DISTINCT FROM OLD.review_state OR NEW.reviewed_by IS DISTINCT FROM OLD.reviewed_by
                     OR NEW.reviewed_output IS DISTINCT FROM OLD.reviewed_output OR NEW.displayed_at IS DISTINCT FROM OLD.displayed_at)
-                    AND NEW.erased_at IS NULL)
+                    AND NOT (OLD.erased_at IS NULL AND NEW.erased_at IS NOT NULL))
                 EXECUTE FUNCTION kiln_review_guard()
             """,
         ]

@@ -29,12 +29,18 @@ extension SQLiteRunStore {
                     ?? 0
                 try db.execute(
                     sql: """
+                        UPDATE ai_run_events SET details = json_remove(details, '$.audience')
+                        WHERE kind = 'expanded' AND run_id IN (SELECT r.id FROM ai_runs r WHERE \(finished))
+                        """, arguments: finishedArguments)
+                try db.execute(
+                    sql: """
                         INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
                         SELECT r.id, r.status, r.status, ?, ?, 'erased', '{}' FROM ai_runs r WHERE \(finished)
                         """, arguments: [at, actor] + finishedArguments)
                 try db.execute(
                     sql: """
                         UPDATE ai_runs SET input = '{"erased":true}', output = NULL, reviewed_output = NULL, erased_at = ?,
+                            error = CASE WHEN error IS NULL THEN NULL ELSE json_set(error, '$.message', 'erased') END,
                             updated_at = ?,
                             provider_delete_after = CASE WHEN response_id IS NOT NULL AND provider_deleted_at IS NULL THEN ?
                                 ELSE provider_delete_after END
@@ -47,17 +53,25 @@ extension SQLiteRunStore {
     }
 
     public func claimProviderDeletions(afterFinalize: Bool, limit: Int, now: Date, leaseUntil: Date) async throws -> [ProviderDeletion] {
-        let scheduled = afterFinalize ? "" : "AND provider_delete_after IS NOT NULL"
+        // Every finished run not deleted yet, or (deletion after finalization off) only those an
+        // erasure scheduled: each read from its own index, so a pass never walks the table.
+        let due =
+            afterFinalize
+            ? """
+            SELECT id, response_id, provider_delete_attempts FROM ai_runs
+            WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL
+                AND coalesce(provider_delete_after, finalized_at) <= ?
+            ORDER BY coalesce(provider_delete_after, finalized_at) LIMIT ?
+            """
+            : """
+            SELECT id, response_id, provider_delete_attempts FROM ai_runs INDEXED BY ai_runs_provider_delete_scheduled
+            WHERE provider_delete_after IS NOT NULL AND provider_deleted_at IS NULL AND response_id IS NOT NULL
+                AND provider_delete_after <= ? AND finalized_at IS NOT NULL
+            ORDER BY provider_delete_after LIMIT ?
+            """
         return try await perform("claim provider deletions") { [pool] in
             try await pool.write { db in
-                let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT id, response_id, provider_delete_attempts FROM ai_runs
-                        WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL
-                            AND coalesce(provider_delete_after, finalized_at) <= ? \(scheduled)
-                        ORDER BY coalesce(provider_delete_after, finalized_at) LIMIT ?
-                        """, arguments: [Timestamp.format(now), limit])
+                let rows = try Row.fetchAll(db, sql: due, arguments: [Timestamp.format(now), limit])
                 let due = rows.map { row in
                     ProviderDeletion(
                         runID: RunID(row["id"]), responseID: ResponseID(row["response_id"]), attempts: row["provider_delete_attempts"])

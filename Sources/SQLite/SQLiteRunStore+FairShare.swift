@@ -25,23 +25,26 @@ extension SQLiteRunStore {
     }
 
     /// Tenants with a due queued run, in tenant order, after `cursor`: a skip scan of
-    /// `ai_runs_queued_tenant` (one index seek per tenant, not a read of the backlog; named,
-    /// because SQLite's planner would otherwise walk every queued row through `ai_runs_status`).
+    /// `ai_runs_queued_tenant` that steps from tenant to tenant (one seek each, whatever their
+    /// backlogs, held children or back-offs) and keeps those whose oldest queued run is due. The
+    /// index is named: SQLite's planner would otherwise walk every queued row through `ai_runs_status`.
     static func dueTenants(_ db: Database, now: String, limit: Int, after cursor: String?) throws -> [String] {
+        let index = "ai_runs INDEXED BY ai_runs_queued_tenant"
         let start =
             cursor == nil
-            ? "SELECT min(tenant_id) FROM ai_runs INDEXED BY ai_runs_queued_tenant WHERE status = 'queued' AND available_at <= ?1"
-            : "SELECT min(tenant_id) FROM ai_runs INDEXED BY ai_runs_queued_tenant WHERE status = 'queued' AND available_at <= ?1 AND tenant_id > ?3"
+            ? "SELECT min(tenant_id) FROM \(index) WHERE status = 'queued'"
+            : "SELECT min(tenant_id) FROM \(index) WHERE status = 'queued' AND tenant_id > ?3"
         return try String.fetchAll(
             db,
             sql: """
-                WITH RECURSIVE due(tenant) AS (
+                WITH RECURSIVE queued(tenant) AS (
                     SELECT (\(start))
                     UNION ALL
-                    SELECT (SELECT min(tenant_id) FROM ai_runs INDEXED BY ai_runs_queued_tenant
-                        WHERE status = 'queued' AND available_at <= ?1 AND tenant_id > due.tenant)
-                    FROM due WHERE due.tenant IS NOT NULL LIMIT ?2)
-                SELECT tenant FROM due WHERE tenant IS NOT NULL LIMIT ?2
+                    SELECT (SELECT min(tenant_id) FROM \(index) WHERE status = 'queued' AND tenant_id > queued.tenant)
+                    FROM queued WHERE queued.tenant IS NOT NULL)
+                SELECT tenant FROM queued WHERE tenant IS NOT NULL
+                    AND (SELECT min(available_at) FROM \(index) WHERE status = 'queued' AND tenant_id = queued.tenant) <= ?1
+                LIMIT ?2
                 """, arguments: cursor.map { [now, limit, $0] } ?? [now, limit])
     }
 }

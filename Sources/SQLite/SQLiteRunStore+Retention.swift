@@ -27,7 +27,7 @@ extension SQLiteRunStore {
         }
     }
 
-    public func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int {
+    public func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int {
         let before = Timestamp.format(cutoff)
         return try await perform("prune runs") { [pool] in
             try await pool.write { db in
@@ -38,8 +38,13 @@ extension SQLiteRunStore {
                             AND status NOT IN ('queued','submitting','in_progress')
                             AND NOT EXISTS (SELECT 1 FROM ai_runs p WHERE p.id = r.parent_run_id
                                 AND p.status IN ('queued','submitting','in_progress'))
+                            AND NOT EXISTS (SELECT 1 FROM ai_runs c WHERE c.parent_run_id = r.id
+                                AND c.status IN ('queued','submitting','in_progress'))
+                            AND (r.response_id IS NULL OR r.provider_deleted_at IS NOT NULL
+                                OR r.provider_delete_after = '9999-12-31T00:00:00.000Z'
+                                OR (r.provider_delete_after IS NULL AND NOT ?))
                         ORDER BY finalized_at LIMIT ?
-                        """, arguments: [before, limit])
+                        """, arguments: [before, deletingAfterFinalize, limit])
                 guard !ids.isEmpty else { return 0 }
                 let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
                 try db.execute(sql: "DELETE FROM ai_run_events WHERE run_id IN (\(marks))", arguments: StatementArguments(ids))

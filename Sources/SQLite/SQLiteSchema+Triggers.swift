@@ -18,7 +18,7 @@ extension SQLiteSchema {
         """
         CREATE TRIGGER ai_runs_review_guard BEFORE UPDATE OF review_state, reviewed_by, reviewed_output ON ai_runs
         WHEN (NEW.review_state IS NOT OLD.review_state OR NEW.reviewed_by IS NOT OLD.reviewed_by
-            OR NEW.reviewed_output IS NOT OLD.reviewed_output)\(erasable ? " AND NEW.erased_at IS NULL" : "")
+            OR NEW.reviewed_output IS NOT OLD.reviewed_output)\(erasable ? " AND NOT (OLD.erased_at IS NULL AND NEW.erased_at IS NOT NULL)" : "")
         BEGIN
             SELECT RAISE(ABORT, 'kiln: review refused: the run already has a final review decision')
                 WHERE OLD.review_state IN \(final);

@@ -210,7 +210,8 @@ enum SQLiteSchema {
                             substr(coalesce(NEW.finalized_at, NEW.updated_at), 1, 10), NEW.tenant_id,
                             coalesce((SELECT p.feature FROM ai_runs p WHERE p.id = NEW.parent_run_id), NEW.feature),
                             coalesce(json_extract(NEW.policy, '$.model'), ''),
-                            CASE WHEN NEW.parent_run_id IS NULL THEN 1 ELSE 0 END,
+                            CASE WHEN NEW.parent_run_id IS NULL AND NOT EXISTS (
+                                SELECT 1 FROM ai_run_events e WHERE e.run_id = NEW.id AND e.kind = 'resumed') THEN 1 ELSE 0 END,
                             \(counted("json_extract(NEW.usage, '$.input_tokens')")),
                             \(counted("json_extract(NEW.usage, '$.output_tokens')")),
                             \(counted("json_extract(NEW.usage, '$.cached_input_tokens')")),
@@ -259,6 +260,8 @@ enum SQLiteSchema {
                     ALTER TABLE ai_runs ADD COLUMN provider_delete_attempts INTEGER NOT NULL DEFAULT 0;
                     CREATE INDEX ai_runs_provider_delete ON ai_runs (coalesce(provider_delete_after, finalized_at))
                         WHERE provider_deleted_at IS NULL AND response_id IS NOT NULL AND finalized_at IS NOT NULL;
+                    CREATE INDEX ai_runs_provider_delete_scheduled ON ai_runs (provider_delete_after)
+                        WHERE provider_delete_after IS NOT NULL AND provider_deleted_at IS NULL AND response_id IS NOT NULL;
                     CREATE INDEX ai_runs_tenant_subject ON ai_runs (tenant_id, subject_type, subject_id);
                     DROP TRIGGER ai_runs_review_guard;
                     \(reviewGuard(final: "('accepted','edited','discarded')", erasable: true))

@@ -119,8 +119,12 @@ struct TreeStoreTests {
             RunUpdate.make(.finish(ProviderOutcome(status: .failed, providerStatus: "failed")), on: leased, at: now + 3, actor: "p"))
         #expect(try await f.store.save(failed))
         #expect(try await f.store.retryFailedChildren(of: parent.id, tenant: TenantID("t2"), actor: "ops", now: now + 4) == nil)
+        // A cancelled child marked as deleted at the provider: once retried, its next response
+        // must be deleted too.
+        try await f.store.recordProviderDeletion(children[4].id, deleted: true, retryAt: nil, now: now + 3)
         let (resumed, queued) = try #require(
             try await f.store.retryFailedChildren(of: parent.id, tenant: TenantID("t1"), actor: "ops", now: now + 4))
+        #expect(try await f.store.run(children[4].id, tenant: nil)?.providerDeletedAt == nil)
         #expect(resumed.status == .inProgress)
         #expect(queued == 4, "the four cancelled children; the one at the provider is not done yet")
         let progress = try await f.store.treeProgress(of: parent.id)

@@ -119,6 +119,8 @@ extension InMemoryRunStore {
                     RunEvent(runID: child.id, fromStatus: child.status, toStatus: .queued, at: now, actor: actor, kind: "retried"),
                     to: &tables)
                 tables.runs[child.id] = next
+                tables.deleteAfter[child.id] = nil
+                tables.deleteAttempts[child.id] = nil
                 retried += 1
             }
             return (update.run, retried)
@@ -137,10 +139,16 @@ extension InMemoryRunStore {
         }
     }
 
-    public func prune(finalizedBefore cutoff: Date, limit: Int) async throws -> Int {
+    public func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int {
         tables.withLock { tables in
             let old = tables.runs.values.filter { run in
                 guard let finalized = run.finalizedAt, finalized < cutoff, run.status.isTerminal else { return false }
+                if tables.runs.values.contains(where: { $0.parentRunID == run.id && !$0.status.isTerminal }) { return false }
+                if run.responseID != nil, run.providerDeletedAt == nil {
+                    let after = tables.deleteAfter[run.id]
+                    let gaveUp = after == DocumentTree.heldUntil
+                    if !gaveUp && (after != nil || deletingAfterFinalize) { return false }
+                }
                 guard let parent = run.parentRunID.flatMap({ tables.runs[$0] }) else { return true }
                 return parent.status.isTerminal
             }.sorted { ($0.finalizedAt ?? .distantPast) < ($1.finalizedAt ?? .distantPast) }.prefix(limit)

@@ -65,6 +65,9 @@ struct DocumentTreeFailureTests {
             #expect(done.costMicros == after.reduce(0) { $0 + $1.costMicros + $1.orphanCostMicros })
             let events = try await store.events(of: broken.id).map(\.kind)
             #expect(events.contains("retried"))
+            let spend = try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400))
+            #expect(spend.total.runs == 1, "a document retried once is still one run")
+            #expect(spend.total.costMicros == done.costMicros, "its cost, the failed attempt's included, counted once")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }

@@ -48,6 +48,10 @@ struct ErasureTests {
             #expect(stored.allSatisfy { $0.status == .completed }, "a failed deletion holds no run up")
             let pending = stored.filter { $0.providerDeletedAt == nil }
             #expect(pending.count == 1)
+            // Pruning keeps the run whose response is still to be deleted.
+            let pruned = try await store.prune(finalizedBefore: Date().addingTimeInterval(60), limit: 100, deletingAfterFinalize: true)
+            #expect(pruned == 3)
+            #expect(try await store.run(pending[0].id, tenant: nil) != nil)
             // Tried again once it is due (30 s later), and done.
             #expect(try await poller.runOnce(now: Date()).providerDeletes == 0, "not before it is due")
             let again = try await poller.runOnce(now: Date(), dueBy: Date().addingTimeInterval(120))

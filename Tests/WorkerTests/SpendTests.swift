@@ -61,7 +61,7 @@ struct SpendTests {
             ).run
             var deleted = 0
             while true {
-                let batch = try await store.prune(finalizedBefore: Date().addingTimeInterval(60), limit: 7)
+                let batch = try await store.prune(finalizedBefore: Date().addingTimeInterval(60), limit: 7, deletingAfterFinalize: false)
                 #expect(batch <= 7)
                 deleted += batch
                 if batch == 0 { break }

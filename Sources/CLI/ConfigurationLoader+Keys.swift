@@ -124,5 +124,8 @@ extension ConfigurationLoader {
         Key(name: "worker.max_idle_seconds", help: "longest sleep of a daemon with nothing due") {
             $0.worker.maxIdleSeconds = try Parse.double($1)
         },
+        Key(name: "worker.retention_days", help: "runs that ended longer ago are pruned by the poller; null: kept") { c, v in
+            c.worker.retentionDays = v == .null ? nil : try Parse.double(v)
+        },
     ]
 }

@@ -75,6 +75,9 @@ public struct KilnConfiguration: Sendable {
             worker.shutdownGraceSeconds > 0 && worker.shutdownGraceSeconds <= 600, "worker.shutdown_grace_seconds", "must be in (0, 600]",
             worker.shutdownGraceSeconds)
         try check(worker.maxIdleSeconds > 0, "worker.max_idle_seconds", "must be > 0", worker.maxIdleSeconds)
+        if let days = worker.retentionDays {
+            try check(days > 0 && days <= 36_500, "worker.retention_days", "must be in (0, 36500] or null", days)
+        }
         for (model, price) in prices {
             try check(
                 price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative",
@@ -173,6 +176,9 @@ public struct WorkerSettings: Sendable {
     public var shutdownGraceSeconds = 20.0
     /// The longest a daemon sleeps when nothing is due.
     public var maxIdleSeconds = 30.0
+    /// Runs that ended longer ago than this many days are pruned by the poller (a batch a
+    /// minute, spend kept); nil: kept until `kiln prune`.
+    public var retentionDays: Double?
 
     public init() {}
 }

@@ -29,6 +29,8 @@ public struct PollPassResult: Sendable, Hashable {
     /// Stored responses deleted at the provider, and deletions that failed (tried again later).
     public var providerDeletes = 0
     public var providerDeleteFailures = 0
+    /// Old runs pruned (`worker.retention_days`).
+    public var pruned = 0
 
     public init() {}
 
@@ -70,5 +72,6 @@ extension PollPassResult {
         childrenReleased += other.childrenReleased
         providerDeletes += other.providerDeletes
         providerDeleteFailures += other.providerDeleteFailures
+        pruned += other.pruned
     }
 }

@@ -28,6 +28,7 @@ public struct Poller: Sendable {
         // After the batch (whose leases are renewed while it runs), never instead of it.
         if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
         await deleteStoredResponses(now: dueBy ?? environment.clock.now(), into: &result)
+        await pruneIfDue(now: dueBy ?? environment.clock.now(), into: &result)
         return result
     }
 

@@ -15,6 +15,8 @@ public struct WorkerEnvironment: Sendable {
     public let budget: RequestBudget
     public let estimates: RunTimeEstimates
     public let clock: WorkerClock
+    /// When this process last pruned old runs (`worker.retention_days`).
+    public let pruning = Throttle()
 
     public init(
         store: any RunStore, client: any ResponsesClient,

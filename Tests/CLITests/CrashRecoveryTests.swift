@@ -113,8 +113,12 @@ struct CrashRecoveryTests {
             let (store, ids) = try await Self.enqueue(30, into: kiln.databasePath)
             let environment = Self.environment(base: base)
             let worker = try kiln.start(["work"], environment: environment, log: "first.log")
-            try await Task.sleep(for: .milliseconds(700))
-            let busy = try await store.summary()
+            // Stopped once it is busy (a loaded machine may take a while to start it).
+            var busy = try await store.summary()
+            for _ in 0..<100 where busy.inFlight == 0 {
+                try await Task.sleep(for: .milliseconds(100))
+                busy = try await store.summary()
+            }
             #expect(busy.inFlight > 0, "the worker was busy when stopped")
             let stopping = Date()
             kill(worker.processIdentifier, SIGTERM)

@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnPoller
 import KilnPostgres
 import KilnTestSupport
 import Testing
@@ -74,6 +75,31 @@ struct SpendTests {
             let after = try await service.spend(tenant: TenantID("acme"), since: yesterday)
             #expect(after == acme, "spend is kept when runs are pruned")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+}
+
+extension SpendTests {
+    /// `worker.retention_days`: the poller prunes old runs by itself, once a minute, spend kept.
+    @Test func thePollerPrunesRunsPastTheRetention() async throws {
+        try await Harness.with { h in
+            h.configuration.provider.deleteAfterFinalize = false
+            let service = RunService(store: h.store, actor: "app")
+            for index in 0..<4 {
+                _ = try await service.enqueue(
+                    .init(feature: "document_summary", tenant: TenantID("acme"), input: ["text": .string("Memo \(index).")]))
+            }
+            try await h.drain(timeout: 30)
+            let spend = try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400))
+            h.configuration.worker.retentionDays = 1
+            let (environment, client) = h.environment()
+            let poller = Poller(environment: environment)
+            #expect(try await poller.runOnce(now: Date()).pruned == 0, "nothing is a day old yet")
+            let later = Date().addingTimeInterval(2 * 86_400)
+            #expect(try await poller.runOnce(now: Date(), dueBy: later).pruned == 4)
+            #expect(try await h.store.runs(matching: RunQuery()).isEmpty)
+            #expect(try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400)) == spend)
+            try await client.shutdown()
         }
     }
 }

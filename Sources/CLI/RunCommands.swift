@@ -79,9 +79,9 @@ struct ShowCommand: AsyncParsableCommand {
             return
         }
         print(RunText.describe(run))
-        if run.isTreeParent {
+        if let progress = try await service.treeProgress(of: run) {
             print("tree:       working level \(run.level ?? 0)")
-            for line in try await service.store.treeProgress(of: run.id).lines { print("  \(line)") }
+            for line in progress.lines { print("  \(line)") }
         }
     }
 }

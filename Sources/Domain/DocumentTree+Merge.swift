@@ -56,12 +56,10 @@ extension DocumentTree {
             child.chunkIndex = index
             child.charStart = start
             child.charEnd = end
-            child.availableAt = index < settingsReleaseCount ? now : Self.heldUntil
+            child.availableAt = index < settings.childrenInFlight ? now : Self.heldUntil
             return child
         }
     }
-
-    private var settingsReleaseCount: Int { settings.childrenInFlight }
 
     /// "part 3 of 500" or "parts 41–60 of 500": the map chunks `[start, end)` covers.
     public func label(start: Int, end: Int, mapChildren: [TreeChild]) -> String {

@@ -47,3 +47,16 @@ public struct RunEvent: Sendable, Hashable, Encodable {
         try c.encode(details, forKey: .details)
     }
 }
+
+extension RunEvent {
+    /// The `enqueued` event of a long document's child, written with it by `actor` (the process
+    /// that cut the document or started the level): its parent, level and place.
+    public static func childEnqueued(_ child: Run, actor: String) -> RunEvent {
+        RunEvent(
+            runID: child.id, fromStatus: nil, toStatus: .queued, at: child.createdAt, actor: actor, kind: "enqueued",
+            details: [
+                "parent_run_id": .string(child.parentRunID?.rawValue ?? ""), "level": .number(Double(child.level ?? 0)),
+                "chunk_index": .number(Double(child.chunkIndex ?? 0)),
+            ])
+    }
+}

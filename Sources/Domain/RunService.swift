@@ -96,11 +96,11 @@ public struct RunService: Sendable {
         return run
     }
 
-    /// What a long document's children are doing, per level; nil for a run that is not a tree parent.
-    public func treeProgress(of id: RunID, tenant: TenantID) async throws -> TreeProgress? {
-        let parent = try await run(id, tenant: tenant)
+    /// What a long document's children are doing, per level, for a run read with ``run(_:tenant:)``
+    /// (so scoped to its tenant, and not read again); nil for a run that is not a tree parent.
+    public func treeProgress(of parent: Run) async throws -> TreeProgress? {
         guard parent.isTreeParent else { return nil }
-        return try await store.treeProgress(of: id)
+        return try await store.treeProgress(of: parent.id)
     }
 
     /// Retries a failed long document's failed children only: the finished ones are kept

@@ -21,13 +21,7 @@ extension PostgresRunStore {
                             \(child.status.rawValue), \(child.availableAt), \(child.createdAt), \(child.updatedAt),
                             \(child.parentRunID?.rawValue), \(child.chunkIndex), \(child.level), \(child.charStart), \(child.charEnd))
                         """, logger: logger)
-                    let event = RunEvent(
-                        runID: child.id, fromStatus: nil, toStatus: .queued, at: child.createdAt, actor: actor, kind: "enqueued",
-                        details: [
-                            "parent_run_id": .string(update.run.id.rawValue), "level": .number(Double(child.level ?? 0)),
-                            "chunk_index": .number(Double(child.chunkIndex ?? 0)),
-                        ])
-                    try await Self.insertEvent(event, connection, logger: logger)
+                    try await Self.insertEvent(RunEvent.childEnqueued(child, actor: actor), connection, logger: logger)
                 }
                 return true
             }

@@ -14,20 +14,11 @@ extension SQLiteRunStore {
                 guard try Self.write(update, db) else { return false }
                 for child in children {
                     try Self.insertRow(child, db)
-                    try Self.insertEvent(Self.created(child, actor: update.event?.actor ?? "kiln"), db)
+                    try Self.insertEvent(RunEvent.childEnqueued(child, actor: update.event?.actor ?? "kiln"), db)
                 }
                 return true
             }
         }
-    }
-
-    static func created(_ child: Run, actor: String) -> RunEvent {
-        RunEvent(
-            runID: child.id, fromStatus: nil, toStatus: .queued, at: child.createdAt, actor: actor, kind: "enqueued",
-            details: [
-                "parent_run_id": .string(child.parentRunID?.rawValue ?? ""), "level": .number(Double(child.level ?? 0)),
-                "chunk_index": .number(Double(child.chunkIndex ?? 0)),
-            ])
     }
 
     public func treeProgress(of parent: RunID) async throws -> TreeProgress {

@@ -14,12 +14,6 @@ import Testing
 /// SQLite watches `PRAGMA data_version`; PostgreSQL `LISTEN`s.
 @Suite("Other processes' writes wake an idle worker", .serialized)
 struct WakeUpTests {
-    /// Nearest-rank percentile.
-    static func percentile(_ values: [Double], _ p: Double) -> Double {
-        let sorted = values.sorted()
-        return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
-    }
-
     @Test(arguments: Backend.allCases)
     func runsInsertedAndCancelsAskedForByAnotherProcessAreActedOnAtOnce(backend: Backend) async throws {
         let (kiln, app) = try await backend.kilnAndApp()
@@ -60,8 +54,8 @@ struct WakeUpTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             try #require(sent.count == 20, "every inserted run was sent: \(kiln.read("work.log").suffix(600))")
-            let p99 = Self.percentile(sent, 0.99)
-            print("\(backend) inserted → sent: p50 \(Self.percentile(sent, 0.5)) s, p99 \(p99) s")
+            let p99 = percentile(sent, 0.99)
+            print("\(backend) inserted → sent: p50 \(percentile(sent, 0.5)) s, p99 \(p99) s")
             #expect(p99 < 3.0, "p99 \(p99) s over \(sent.sorted())")
 
             // A long generation in flight, then a cancel from the application.

@@ -7,9 +7,7 @@ extension InMemoryRunStore {
         await Task.yield()
         return try tables.withLock { tables throws(KilnError) in
             // The guard first, as the SQL stores write the parent's update before the children.
-            guard let stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
-                stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
-            else { return false }
+            guard Self.guardHolds(update, in: tables) else { return false }
             let taken = children.contains { child in
                 tables.runs.values.contains {
                     $0.parentRunID == child.parentRunID && $0.level == child.level && $0.chunkIndex == child.chunkIndex
@@ -21,10 +19,7 @@ extension InMemoryRunStore {
             guard Self.write(update, to: &tables) else { return false }
             for child in children {
                 tables.runs[child.id] = child
-                Self.append(
-                    RunEvent(
-                        runID: child.id, fromStatus: nil, toStatus: .queued, at: child.createdAt, actor: update.event?.actor ?? "kiln",
-                        kind: "enqueued"), to: &tables)
+                Self.append(RunEvent.childEnqueued(child, actor: update.event?.actor ?? "kiln"), to: &tables)
             }
             return true
         }

@@ -277,9 +277,7 @@ public final class InMemoryRunStore: RunStore {
     /// The guarded update: Kiln's half of the row, only while the row has the expected
     /// status and lease owner.
     static func write(_ update: RunUpdate, to tables: inout Tables) -> Bool {
-        guard var stored = tables.runs[update.run.id], stored.status == update.expectedStatus,
-            stored.leaseOwner == update.expectedLeaseOwner, update.expectedAttempt.map({ $0 == stored.attempt }) ?? true
-        else { return false }
+        guard guardHolds(update, in: tables), var stored = tables.runs[update.run.id] else { return false }
         let next = update.run
         let finished = !stored.status.isTerminal && next.status.isTerminal
         let finishedChild = stored.parentRunID != nil && finished
@@ -335,6 +333,13 @@ public final class InMemoryRunStore: RunStore {
         row.reasoningTokens += usage?.reasoningTokens ?? 0
         row.costMicros += cost
         tables.usage[key] = row
+    }
+
+    /// Whether the row still has the status, lease owner and attempt `update` expects.
+    static func guardHolds(_ update: RunUpdate, in tables: Tables) -> Bool {
+        guard let stored = tables.runs[update.run.id] else { return false }
+        return stored.status == update.expectedStatus && stored.leaseOwner == update.expectedLeaseOwner
+            && (update.expectedAttempt.map { $0 == stored.attempt } ?? true)
     }
 
     /// What the stores' `ai_runs_child_finished` trigger does: a child that ended makes its

@@ -14,11 +14,6 @@ import Testing
 struct FairShareTests {
     typealias Backend = DocumentTreeTests.Backend
 
-    static func percentile(_ values: [Double], _ p: Double) -> Double {
-        let sorted = values.sorted()
-        return sorted[max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1)]
-    }
-
     @Test(arguments: Backend.allCases)
     func singleRunsOfOtherTenantsAreSentBesideABacklogOf10000(backend: Backend) async throws {
         try await Harness.with { h in
@@ -62,8 +57,8 @@ struct FairShareTests {
             try await client.shutdown()
             let backlogSent = try await store.summary().counts["in_progress"] ?? 0
             print(
-                "\(backend) fair share: waits p50 \(Self.percentile(waits, 0.5)) s, p99 \(Self.percentile(waits, 0.99)) s; "
-                    + "a pass took p50 \(Self.percentile(passSeconds, 0.5)) s; backlog runs sent meanwhile \(backlogSent - 20)")
+                "\(backend) fair share: waits p50 \(percentile(waits, 0.5)) s, p99 \(percentile(waits, 0.99)) s; "
+                    + "a pass took p50 \(percentile(passSeconds, 0.5)) s; backlog runs sent meanwhile \(backlogSent - 20)")
             #expect(backlogSent - 20 >= 20 * 9, "each pass also filled its batch from the backlog")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }

@@ -3,7 +3,9 @@ import KilnDomain
 extension ConfigurationLoader {
     /// Every configuration key: name, meaning, and how it is applied. Defaults live on the
     /// structs of ``KilnConfiguration``.
-    static let keys: [Key] = [
+    static let keys: [Key] = generalKeys + quotaKeys
+
+    private static let generalKeys: [Key] = [
         Key(name: "policy.model", help: "default model") { $0.policy.model = try Parse.string($1) },
         Key(name: "policy.max_output_tokens", help: "default max_output_tokens sent to the provider") {
             $0.policy.maxOutputTokens = try Parse.int($1)
@@ -25,6 +27,9 @@ extension ConfigurationLoader {
         },
         Key(name: "policy.max_cost_micros", help: "a long document whose estimated tree costs more is refused; null: no cap") { c, v in
             c.policy.maxCostMicros = v == .null ? nil : Int64(try Parse.int(v))
+        },
+        Key(name: "policy.over_budget", help: "wait (stay queued) or fail when a cost cap would be exceeded") {
+            $0.policy.overBudget = try Parse.choice($1, OverBudget.self)
         },
         Key(name: "policy.allow_missing_fraction", help: "share of a long document that may go unsummarized (partial output)") {
             $0.policy.allowMissingFraction = try Parse.double($1)

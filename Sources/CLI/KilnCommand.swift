@@ -15,6 +15,7 @@ struct KilnCommand: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, EnqueueCommand.self, ShowCommand.self, ListCommand.self, CancelCommand.self, RetryCommand.self,
             ReviewCommand.self, DisplayedCommand.self, StatusCommand.self, SpendCommand.self, PruneCommand.self, EraseCommand.self,
+            QuotaCommand.self,
             EventsCommand.self,
             SubmitCommand.self, PollCommand.self,
             WorkCommand.self, ServeCommand.self,

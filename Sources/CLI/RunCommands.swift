@@ -78,7 +78,14 @@ struct ShowCommand: AsyncParsableCommand {
             print(try Output.json(run))
             return
         }
-        print(RunText.describe(run))
+        var waiting: String?
+        if run.status == .queued, run.waitReason != nil {
+            let held = try await service.store.events(of: run.id).last { $0.kind == "held" }
+            waiting = held.flatMap(QuotaCheck.Hold.init(event:)).map {
+                "\($0.sentence); looked at again at \(Timestamp.format(run.availableAt))"
+            }
+        }
+        print(RunText.describe(run, waiting: waiting))
         if let progress = try await service.treeProgress(of: run) {
             print("tree:       working level \(run.level ?? 0)")
             for line in progress.lines { print("  \(line)") }
@@ -167,6 +174,13 @@ struct StatusCommand: AsyncParsableCommand {
             String(
                 format: "orphan responses %d ($%.6f, included in the cost)", summary.orphanResponses,
                 Double(summary.orphanCostMicros) / 1_000_000))
+        if !summary.waiting.isEmpty {
+            let reasons = summary.waiting.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("held by a limit: \(reasons.joined(separator: ", "))")
+        }
+        if summary.providerDeletionsGivenUp > 0 {
+            print("provider deletions given up \(summary.providerDeletionsGivenUp) (the provider keeps those responses until its retention ends)")
+        }
     }
 }
 

@@ -6,7 +6,8 @@ enum RunText {
         "\(run.id)  \(run.tenantID)  \(run.feature)  \(run.status.rawValue)  attempt \(run.attempt)  \(Timestamp.format(run.createdAt))"
     }
 
-    static func describe(_ run: Run) -> String {
+    /// `waiting`: why a queued run is held back by a limit (from its last `held` event).
+    static func describe(_ run: Run, waiting: String? = nil) -> String {
         var lines = [
             "id:         \(run.id)",
             "tenant:     \(run.tenantID)",
@@ -22,6 +23,7 @@ enum RunText {
             lines.append("parent:     \(parent) (\(place), characters \(run.charStart ?? 0)–\(run.charEnd ?? 0))")
         }
         if let response = run.responseID { lines.append("response:   \(response) (\(run.providerStatus ?? "?"))") }
+        if let waiting { lines.append("waiting:    \(waiting)") }
         if let cancel = run.cancelRequestedAt { lines.append("cancel requested at: \(Timestamp.format(cancel))") }
         if let error = run.error { lines.append("error:      \(error.code) (\(error.source.rawValue)): \(error.message)") }
         if let usage = run.usage {

@@ -35,3 +35,17 @@ extension GenerationRequest {
         ((instructions?.utf8.count ?? 0) + input.utf8Count) / 4 + 1
     }
 }
+
+extension GenerationRequest {
+    /// The most this request can cost at `price`: every byte of instructions, input and output
+    /// schema counted as a token (a token is at least one byte of text), 16 tokens per message
+    /// and 64 for the request's framing, and `maxOutputTokens` of output (reasoning included).
+    /// What a run reserves against its tenant's and feature's cost caps while it is in flight.
+    public func maxCostMicros(at price: ModelPrice) -> Int64 {
+        var inputTokens = (instructions?.utf8.count ?? 0) + input.utf8Count + 64
+        if case .messages(let messages) = input { inputTokens += 16 * messages.count }
+        if case .jsonSchema(let name, let schema) = outputFormat { inputTokens += name.utf8.count + schema.json.jsonText.utf8.count }
+        let total = Int64(inputTokens) * price.inputPerMillionMicros + Int64(maxOutputTokens) * price.outputPerMillionMicros
+        return (total + 999_999) / 1_000_000
+    }
+}

@@ -14,6 +14,8 @@ public struct KilnConfiguration: Sendable {
     public var worker = WorkerSettings()
     public var webhooks = WebhookConfiguration()
     public var http = HTTPSettings()
+    /// Limits on runs in flight and spend, per tenant and per feature (``QuotaSettings``).
+    public var quotas = QuotaSettings()
     /// The built-in features and those declared under `features` (``DeclaredFeature``).
     public var features = FeatureCatalog.builtIn
     /// Prices per model, for `cost_micros`. A model without a price gets no cost.
@@ -78,6 +80,7 @@ public struct KilnConfiguration: Sendable {
         if let days = worker.retentionDays {
             try check(days > 0 && days <= 36_500, "worker.retention_days", "must be in (0, 36500] or null", days)
         }
+        try quotas.validate()
         for (model, price) in prices {
             try check(
                 price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative",

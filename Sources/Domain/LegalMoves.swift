@@ -20,7 +20,7 @@ public enum LegalMoves {
         .markSend: [Move(.submitting, .submitting)],
         .accept: [Move(.submitting, .inProgress)],
         .requeue: [Move(.submitting, .queued)],
-        .fail: [Move(.submitting, .failed), Move(.inProgress, .failed)],
+        .fail: [Move(.queued, .failed), Move(.submitting, .failed), Move(.inProgress, .failed)],
         .cancelBeforeSubmission: [Move(.queued, .cancelled), Move(.submitting, .cancelled)],
         .timeOut: [Move(.queued, .timedOut), Move(.submitting, .timedOut), Move(.inProgress, .timedOut)],
         .claimForPoll: [Move(.inProgress, .inProgress)],

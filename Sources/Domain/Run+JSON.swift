@@ -43,6 +43,8 @@ extension Run: Codable {
         case charEnd = "char_end"
         case erasedAt = "erased_at"
         case providerDeletedAt = "provider_deleted_at"
+        case waitReason = "wait_reason"
+        case reservedCostMicros = "reserved_cost_micros"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -95,6 +97,8 @@ extension Run: Codable {
         try c.encode(charEnd, forKey: .charEnd)
         try time(erasedAt, .erasedAt)
         try time(providerDeletedAt, .providerDeletedAt)
+        try c.encode(waitReason, forKey: .waitReason)
+        try c.encode(reservedCostMicros, forKey: .reservedCostMicros)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -156,5 +160,7 @@ extension Run: Codable {
         charEnd = try c.decodeIfPresent(Int.self, forKey: .charEnd)
         erasedAt = try time(.erasedAt)
         providerDeletedAt = try time(.providerDeletedAt)
+        waitReason = try c.decodeIfPresent(String.self, forKey: .waitReason)
+        reservedCostMicros = try c.decodeIfPresent(Int64.self, forKey: .reservedCostMicros)
     }
 }

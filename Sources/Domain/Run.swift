@@ -73,6 +73,11 @@ public struct Run: Sendable, Hashable {
     public var erasedAt: Date?
     /// When Kiln deleted the run's response at the provider.
     public var providerDeletedAt: Date?
+    /// Why a queued run waits: the limit that held it last (``WaitReason``); cleared when claimed.
+    public var waitReason: String?
+    /// The most the run's current attempt can cost, reserved against its tenant's and feature's
+    /// cost caps while it is in flight (set when claimed for submission).
+    public var reservedCostMicros: Int64?
 
     public init(
         id: RunID, tenantID: TenantID, userID: String? = nil, feature: String, subject: Subject? = nil,

@@ -38,11 +38,15 @@ public struct RunPolicy: Sendable, Hashable, Codable {
     /// A long document's share of text (0…0.5) whose map children may fail for good while
     /// the parent still completes, marked `partial` with the missing ranges. 0: any failure fails it.
     public var allowMissingFraction: Double
+    /// When a cost cap of the run's tenant or feature (`quotas.*`) would be exceeded: wait in
+    /// `queued` until the window rolls or the cap is raised, or fail with `over_budget`.
+    public var overBudget: OverBudget
 
     public init(
         model: String = "gpt-5-mini", maxOutputTokens: Int = 2000, maxOutputChars: Int = 20000,
         requiresReview: Bool = false, deadlineSeconds: Int = 3600, maxAttempts: Int = 3,
-        completionWindow: CompletionWindow? = nil, maxCostMicros: Int64? = nil, allowMissingFraction: Double = 0
+        completionWindow: CompletionWindow? = nil, maxCostMicros: Int64? = nil, allowMissingFraction: Double = 0,
+        overBudget: OverBudget = .wait
     ) {
         self.model = model
         self.maxOutputTokens = maxOutputTokens
@@ -53,6 +57,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         self.completionWindow = completionWindow
         self.maxCostMicros = maxCostMicros
         self.allowMissingFraction = allowMissingFraction
+        self.overBudget = overBudget
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -65,6 +70,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         case completionWindow = "completion_window"
         case maxCostMicros = "max_cost_micros"
         case allowMissingFraction = "allow_missing_fraction"
+        case overBudget = "over_budget"
     }
 
     /// Checks every field; the message names the key and the value.
@@ -134,6 +140,11 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                         .invalidPolicy, "\(prefix)allow_missing_fraction must be a number, got \(value.jsonText.prefix(40))")
                 }
                 policy.allowMissingFraction = fraction
+            case .overBudget:
+                guard let text = value.stringValue, let choice = OverBudget(rawValue: text) else {
+                    throw KilnError(.invalidPolicy, "\(prefix)over_budget must be \"wait\" or \"fail\", got \(value.jsonText.prefix(40))")
+                }
+                policy.overBudget = choice
             case .completionWindow:
                 if value == .null {
                     policy.completionWindow = nil
@@ -163,6 +174,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         object["completion_window"] = completionWindow.map { .string($0.rawValue) } ?? .null
         object["max_cost_micros"] = maxCostMicros.map { .number(Double($0)) } ?? .null
         object["allow_missing_fraction"] = .number(allowMissingFraction)
+        object["over_budget"] = .string(overBudget.rawValue)
         return .object(object)
     }
 }

@@ -151,6 +151,26 @@ public struct RunService: Sendable {
         return try await store.erase(tenant: tenant, subject: subject, actor: actor, now: now)
     }
 
+    /// Sets a tenant's own limits (`kiln_tenant_quotas`), which override the `quotas`
+    /// configuration key by key (a nil key keeps the configured one); nil or empty removes them.
+    /// The tenant's held runs are looked at again at once.
+    public func setQuota(tenant: TenantID, _ limits: QuotaLimits?, now: Date = Date()) async throws {
+        try Self.checkText(tenant.rawValue, "tenant", max: 128)
+        if let limits {
+            do throws(KilnError) {
+                try limits.validate("quota")
+            } catch {
+                throw KilnError(.invalidArgument, error.message)
+            }
+        }
+        try await store.setTenantQuota(tenant, limits, now: now)
+    }
+
+    /// Tenants' own limits: one tenant's, or every tenant's (nil).
+    public func quotas(tenant: TenantID? = nil) async throws -> [TenantID: QuotaLimits] {
+        try await store.tenantQuotas(tenant)
+    }
+
     /// Runs, newest first.
     public func list(_ query: RunQuery) async throws -> [Run] {
         try await store.runs(matching: query)

@@ -19,7 +19,13 @@ public protocol RunStore: Sendable {
 
     /// Atomically leases up to `limit` runs that are due for `kind` at `now`, and applies
     /// the kind's transition to each (see ``ClaimKind``). Two claimers never get one run.
-    func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run]
+    ///
+    /// A submission claim with an `admission` applies the tenants' and features' limits
+    /// (``QuotaCheck``): an admitted run records its reservation; a run over a cost cap whose
+    /// policy says so fails `over_budget`; the runs of a scope a limit holds stay queued, due
+    /// again `quotas.check_seconds` later, with their `wait_reason` (and a `held` event when it
+    /// is new). Claims with an admission are serialized, so a cap is never overshot by two claims.
+    func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date, admission: Admission?) async throws -> [Run]
 
     /// Writes each guarded update with its event, in one transaction; returns, for each,
     /// whether its guard held (false: another process moved the run first).
@@ -60,6 +66,12 @@ public protocol RunStore: Sendable {
     /// `created` event), in one transaction: all of it, or nothing when the guard failed
     /// (false). A child's (parent, level, chunk index) is unique, so a level is never cut twice.
     func insertChildren(_ children: [Run], parent update: RunUpdate) async throws -> Bool
+
+    /// Per-tenant overrides of the `quotas` limits (`kiln_tenant_quotas`): one tenant's, or all.
+    func tenantQuotas(_ tenant: TenantID?) async throws -> [TenantID: QuotaLimits]
+
+    /// Sets (nil or empty: removes) a tenant's override; its held runs are looked at again now.
+    func setTenantQuota(_ tenant: TenantID, _ limits: QuotaLimits?, now: Date) async throws
 
     /// How many children of `parent` are in each status, per level.
     func treeProgress(of parent: RunID) async throws -> TreeProgress
@@ -134,6 +146,11 @@ public protocol RunStore: Sendable {
 extension RunStore {
     /// No wake-ups by default.
     public func changes() -> AsyncStream<Void>? { nil }
+
+    /// A claim without limits.
+    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+        try await claim(kind, owner: owner, limit: limit, leaseUntil: leaseUntil, now: now, admission: nil)
+    }
 
     /// Writes one guarded update; false when another process moved the run first.
     public func save(_ update: RunUpdate) async throws -> Bool {

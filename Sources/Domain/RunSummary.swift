@@ -15,6 +15,11 @@ public struct RunSummary: Sendable, Hashable, Encodable {
     /// Responses the provider ran for runs that did not use them (found through webhooks).
     public var orphanResponses: Int
     public var orphanCostMicros: Int64
+    /// Queued runs a limit held back last, by ``WaitReason`` (children included).
+    public var waiting: [String: Int] = [:]
+    /// Responses Kiln gave up deleting at the provider (after its retries): they stay there
+    /// until the provider's own retention ends them.
+    public var providerDeletionsGivenUp = 0
 
     public init(
         counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int,
@@ -38,6 +43,8 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         case possibleDuplicates = "possible_duplicates"
         case orphanResponses = "orphan_responses"
         case orphanCostMicros = "orphan_cost_micros"
+        case waiting
+        case providerDeletionsGivenUp = "provider_deletions_given_up"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -54,5 +61,7 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         try c.encode(possibleDuplicates, forKey: .possibleDuplicates)
         try c.encode(orphanResponses, forKey: .orphanResponses)
         try c.encode(orphanCostMicros, forKey: .orphanCostMicros)
+        try c.encode(waiting, forKey: .waiting)
+        try c.encode(providerDeletionsGivenUp, forKey: .providerDeletionsGivenUp)
     }
 }

@@ -58,6 +58,7 @@ public enum RunTransition: Sendable, Hashable {
             next.leaseOwner = owner
             next.leaseExpiresAt = until
             next.sendStartedAt = nil
+            next.waitReason = nil
         case .takeOverSubmission(let owner, let until):
             next.leaseOwner = owner
             next.leaseExpiresAt = until

@@ -50,6 +50,8 @@ public struct StoredRunColumns: Sendable {
     public var charEnd: Int?
     public var erasedAt: Date?
     public var providerDeletedAt: Date?
+    public var waitReason: String?
+    public var reservedCostMicros: Int64?
 
     public init() {}
 
@@ -112,6 +114,8 @@ public struct StoredRunColumns: Sendable {
         run.charEnd = charEnd
         run.erasedAt = erasedAt
         run.providerDeletedAt = providerDeletedAt
+        run.waitReason = waitReason
+        run.reservedCostMicros = reservedCostMicros
         return run
     }
 }

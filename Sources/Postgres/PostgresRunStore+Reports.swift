@@ -33,6 +33,20 @@ extension PostgresRunStore {
                 counts: counts, oldestQueuedAt: oldest, inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0),
                 costMicros: cost + orphanCost, possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
             summary.childCounts = childCounts
+            for try await (reason, count) in try await client.query(
+                "SELECT wait_reason, count(*) FROM ai_runs WHERE status = 'queued' AND wait_reason IS NOT NULL GROUP BY 1",
+                logger: logger
+            ).decode((String, Int).self) {
+                summary.waiting[reason] = count
+            }
+            for try await count in try await client.query(
+                """
+                SELECT count(*) FROM ai_runs WHERE provider_delete_after >= \(DocumentTree.heldUntil)
+                    AND provider_deleted_at IS NULL AND response_id IS NOT NULL
+                """, logger: logger
+            ).decode(Int.self) {
+                summary.providerDeletionsGivenUp = count
+            }
             return summary
         }
     }

@@ -145,9 +145,14 @@ public final class PostgresRunStore: RunStore, Service {
         }
     }
 
-    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+    public func claim(
+        _ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date, admission: Admission?
+    ) async throws -> [Run] {
         try await perform("claim runs") { [self] in
             try await client.withTransaction(logger: logger) { connection -> [Run] in
+                // Limits apply: this claim waits for any other executor's to commit, and then counts what it admitted.
+                var limited = false
+                if kind == .submission, let admission { limited = try await Self.lockForQuotas(connection, admission: admission, logger: logger) }
                 let due: PostgresQuery
                 switch kind {
                 case .submission:
@@ -178,10 +183,14 @@ public final class PostgresRunStore: RunStore, Service {
                 case .treeStep: candidates = try await Self.fetchWithoutInput(connection, due, logger: logger)
                 default: candidates = try await Self.fetch(connection, due, logger: logger)
                 }
+                if limited, let admission {
+                    return try await Self.claimAdmitted(
+                        candidates, connection, admission: admission, owner: owner, leaseUntil: leaseUntil, now: now, logger: logger)
+                }
                 for current in candidates {
-                    guard let update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now),
-                        try await Self.write(update, connection, logger: logger)
-                    else { continue }
+                    guard var update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now) else { continue }
+                    if kind == .submission, let admission { update.run.reservedCostMicros = admission.assess(current).reservationMicros }
+                    guard try await Self.write(update, connection, logger: logger) else { continue }
                     claimed.append(update.run)
                 }
                 return claimed

@@ -149,4 +149,25 @@ extension PostgresSchema {
             """,
         ]
     )
+
+    static let quotaMigration: (String, [String]) = (
+        // Limits per tenant and feature (QuotaCheck): why a queued run waits, what an in-flight run
+        // reserved against its cost caps, tenants' own limits, and the indexes the check reads.
+        "v10_quotas",
+        [
+            "ALTER TABLE ai_runs ADD COLUMN wait_reason text, ADD COLUMN reserved_cost_micros bigint",
+            "CREATE INDEX ai_runs_in_flight_tenant ON ai_runs (tenant_id) WHERE status IN ('submitting', 'in_progress')",
+            "CREATE INDEX ai_runs_waiting ON ai_runs (wait_reason) WHERE status = 'queued' AND wait_reason IS NOT NULL",
+            "CREATE INDEX kiln_usage_daily_feature ON kiln_usage_daily (feature, day)",
+            """
+            CREATE TABLE kiln_tenant_quotas (
+                tenant_id text PRIMARY KEY,
+                max_in_flight integer CHECK (max_in_flight IS NULL OR max_in_flight >= 0),
+                daily_cost_micros bigint CHECK (daily_cost_micros IS NULL OR daily_cost_micros >= 0),
+                monthly_cost_micros bigint CHECK (monthly_cost_micros IS NULL OR monthly_cost_micros >= 0),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ]
+    )
 }

@@ -227,7 +227,7 @@ enum PostgresSchema {
                 applied.insert(version)
             }
             for (version, statements) in migrations + [
-                webhookMigration, treeMigration, fairShareMigration, usageMigration, erasureMigration,
+                webhookMigration, treeMigration, fairShareMigration, usageMigration, erasureMigration, quotaMigration,
             ]
             where !applied.contains(version) {
                 for statement in statements {

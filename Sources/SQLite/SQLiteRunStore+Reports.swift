@@ -29,6 +29,22 @@ extension SQLiteRunStore {
                     inFlight: (counts["submitting"] ?? 0) + (counts["in_progress"] ?? 0), costMicros: cost + orphanCost,
                     possibleDuplicates: duplicates, orphanResponses: orphans, orphanCostMicros: orphanCost)
                 summary.childCounts = childCounts
+                for row in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT wait_reason, count(*) AS n FROM ai_runs INDEXED BY ai_runs_waiting
+                        WHERE status = 'queued' AND wait_reason IS NOT NULL GROUP BY wait_reason
+                        """)
+                {
+                    summary.waiting[row["wait_reason"]] = row["n"]
+                }
+                summary.providerDeletionsGivenUp =
+                    try Int.fetchOne(
+                        db,
+                        sql: """
+                            SELECT count(*) FROM ai_runs INDEXED BY ai_runs_provider_delete_scheduled
+                            WHERE provider_delete_after >= ? AND provider_deleted_at IS NULL AND response_id IS NOT NULL
+                            """, arguments: [Timestamp.format(DocumentTree.heldUntil)]) ?? 0
                 return summary
             }
         }

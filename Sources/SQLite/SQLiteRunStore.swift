@@ -113,7 +113,9 @@ public final class SQLiteRunStore: RunStore {
         }
     }
 
-    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+    public func claim(
+        _ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date, admission: Admission?
+    ) async throws -> [Run] {
         let selection: String
         var columns = "*"
         switch kind {
@@ -148,6 +150,20 @@ public final class SQLiteRunStore: RunStore {
                             .map { try Self.decodeRun($0, inputInPlace: true) })
                 }
                 var claimed: [Run] = []
+                if kind == .submission, let admission {
+                    let admitted = try Self.admit(candidates, db, admission: admission, now: now)
+                    for (run, reservation) in admitted.claims {
+                        guard var update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now) else { continue }
+                        update.run.reservedCostMicros = reservation
+                        if try Self.write(update, db) { claimed.append(update.run) }
+                    }
+                    for (run, failure) in admitted.failures {
+                        if let update = RunUpdate.make(.fail(failure), on: run, at: now, actor: owner) { _ = try Self.write(update, db) }
+                    }
+                    let until = now.addingTimeInterval(admission.quotas.checkSeconds)
+                    for hold in admitted.holds { try Self.apply(hold, db, now: now, until: until, actor: owner) }
+                    return claimed
+                }
                 for candidate in candidates {
                     guard let update = kind.update(claiming: candidate, owner: owner, leaseUntil: leaseUntil, now: now),
                         try Self.write(update, db)
@@ -254,7 +270,7 @@ public final class SQLiteRunStore: RunStore {
                     error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
                     lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
                     prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_started_at = ?, provider_completed_at = ?,
-                    finalized_at = ?, updated_at = ?, level = ?
+                    finalized_at = ?, updated_at = ?, level = ?, wait_reason = ?, reserved_cost_micros = ?
                 WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
                 """,
             arguments: [
@@ -263,7 +279,7 @@ public final class SQLiteRunStore: RunStore {
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
                 text(run.finalizedAt),
-                text(run.updatedAt), run.level, run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
+                text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.id.rawValue, update.expectedStatus.rawValue, update.expectedLeaseOwner,
                 update.expectedAttempt, update.expectedAttempt,
             ])
         guard db.changesCount == 1 else { return false }

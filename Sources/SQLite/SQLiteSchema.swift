@@ -267,6 +267,7 @@ enum SQLiteSchema {
                     \(reviewGuard(final: "('accepted','edited','discarded')", erasable: true))
                     """)
         }
+        registerQuotas(&migrator)
         return migrator
     }
 }

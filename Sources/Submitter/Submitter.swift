@@ -37,7 +37,7 @@ public struct Submitter: Sendable {
         }
 
         let claimed = try await store.claim(
-            .submission, owner: owner, limit: settings.batchSize, leaseUntil: leaseUntil, now: dueBy ?? now)
+            .submission, owner: owner, limit: settings.batchSize, leaseUntil: leaseUntil, now: dueBy ?? now, admission: admission)
         result.claimed = claimed.count + abandoned.count
         guard !claimed.isEmpty else { return result }
         let outcomes = try await withLeaseRenewal(
@@ -48,6 +48,23 @@ public struct Submitter: Sendable {
         }
         for outcome in outcomes { result.record(outcome) }
         return result
+    }
+
+    /// The limits of `quotas`, and how a run about to be claimed is weighed against them: the
+    /// most its request can cost (``GenerationRequest/maxCostMicros(at:)``), or exempt when it
+    /// will not be sent (cancelled, past its deadline, invalid, a long document to cut).
+    var admission: Admission {
+        let environment = environment
+        let decision = decision
+        return Admission(quotas: environment.configuration.quotas) { run in
+            switch decision.plan(for: run, policy: environment.policy(of: run), features: environment.features, now: environment.clock.now()) {
+            case .send(let request, _, let policy):
+                let price = environment.configuration.prices[policy.model]
+                return Assessment(reservationMicros: price.map(request.maxCostMicros(at:)) ?? 0, overBudget: policy.overBudget)
+            case .settle, .expand:
+                return Assessment(reservationMicros: 0, exempt: true)
+            }
+        }
     }
 
     /// Sends one claimed run and records what happened: the I/O half of ``SubmitDecision``.

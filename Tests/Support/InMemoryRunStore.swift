@@ -17,6 +17,8 @@ public final class InMemoryRunStore: RunStore {
         /// `provider_delete_after` and `provider_delete_attempts`, by run.
         var deleteAfter: [RunID: Date] = [:]
         var deleteAttempts: [RunID: Int] = [:]
+        /// `kiln_tenant_quotas`.
+        var quotas: [TenantID: QuotaLimits] = [:]
     }
 
     struct Delivery {
@@ -71,7 +73,9 @@ public final class InMemoryRunStore: RunStore {
         }
     }
 
-    public func claim(_ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [Run] {
+    public func claim(
+        _ kind: ClaimKind, owner: String, limit: Int, leaseUntil: Date, now: Date, admission: Admission?
+    ) async throws -> [Run] {
         // Suspend as a database round trip would, so that concurrent claimers interleave.
         await Task.yield()
         return tables.withLock { tables in
@@ -81,12 +85,16 @@ public final class InMemoryRunStore: RunStore {
                 let queues = Dictionary(grouping: due, by: \.tenantID).values
                     .map { $0.sorted { ($0.availableAt, $0.id.rawValue) < ($1.availableAt, $1.id.rawValue) } }
                     .sorted { ($0[0].availableAt, $0[0].tenantID.rawValue) < ($1[0].availableAt, $1[0].tenantID.rawValue) }
-                return FairShare.interleave(queues, limit: limit).compactMap { run in
-                    guard let update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now),
-                        Self.write(update, to: &tables)
-                    else { return nil }
-                    return update.run
+                let candidates = FairShare.interleave(queues, limit: limit)
+                guard let admission else {
+                    return candidates.compactMap { run in
+                        guard let update = kind.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now),
+                            Self.write(update, to: &tables)
+                        else { return nil }
+                        return update.run
+                    }
                 }
+                return Self.claimAdmitted(candidates, admission: admission, owner: owner, leaseUntil: leaseUntil, now: now, in: &tables)
             }
             let due: [(Date, Run)] = tables.runs.values.compactMap { run in
                 switch kind {
@@ -232,6 +240,11 @@ public final class InMemoryRunStore: RunStore {
                 possibleDuplicates: tables.events.filter { $0.kind == "possible_duplicate" }.count,
                 orphanResponses: tables.events.filter { $0.kind == "orphan_response" }.count, orphanCostMicros: orphanCost)
             summary.childCounts = Dictionary(grouping: children, by: \.status.rawValue).mapValues(\.count)
+            let waiting = tables.runs.values.filter { $0.status == .queued }.compactMap(\.waitReason)
+            summary.waiting = Dictionary(grouping: waiting, by: { $0 }).mapValues(\.count)
+            summary.providerDeletionsGivenUp = tables.deleteAfter.filter { id, after in
+                after >= DocumentTree.heldUntil && tables.runs[id]?.providerDeletedAt == nil && tables.runs[id]?.responseID != nil
+            }.count
             return summary
         }
     }
@@ -303,6 +316,8 @@ public final class InMemoryRunStore: RunStore {
         stored.providerCompletedAt = next.providerCompletedAt
         stored.finalizedAt = next.finalizedAt
         stored.updatedAt = next.updatedAt
+        stored.waitReason = next.waitReason
+        stored.reservedCostMicros = next.reservedCostMicros
         tables.runs[stored.id] = stored
         if let event = update.event { append(event, to: &tables) }
         if finishedChild, let parentID = stored.parentRunID { parentDue(parentID, at: next.updatedAt, in: &tables) }

@@ -44,7 +44,8 @@ extension ConfigurationLoader {
                 default:
                     throw KilnError(
                         .invalidConfiguration,
-                        "entry \(name.prefix(64)) has an unknown key \(key.prefix(64)); known: max_in_flight, daily_cost_micros, monthly_cost_micros")
+                        "entry \(name.prefix(64)) has an unknown key \(key.prefix(64)); known: max_in_flight, daily_cost_micros, monthly_cost_micros"
+                    )
                 }
             }
             features[name] = limits

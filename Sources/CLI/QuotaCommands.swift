@@ -75,10 +75,14 @@ struct QuotaSetCommand: AsyncParsableCommand {
         let limits = QuotaLimits(maxInFlight: maxInFlight, dailyCostMicros: dailyCostMicros, monthlyCostMicros: monthlyCostMicros)
         guard !limits.isEmpty else {
             throw KilnError(
-                .invalidArgument, "kiln quota set needs --max-in-flight, --daily-cost-micros or --monthly-cost-micros (kiln quota clear removes them)")
+                .invalidArgument,
+                "kiln quota set needs --max-in-flight, --daily-cost-micros or --monthly-cost-micros (kiln quota clear removes them)")
         }
         try await RunService(store: try await global.openStore()).setQuota(tenant: TenantID(tenant), limits)
-        print("tenant \(tenant): \(QuotaShowCommand.text(limits)) (its own limits; held runs are looked at again now)")
+        let set = [
+            maxInFlight.map { "\($0) in flight" }, dailyCostMicros.map { "\($0) µ$ a day" }, monthlyCostMicros.map { "\($0) µ$ a month" },
+        ].compactMap { $0 }
+        print("tenant \(tenant): \(set.joined(separator: ", ")); the configured value for the rest; held runs are looked at again now")
     }
 }
 

@@ -179,7 +179,9 @@ struct StatusCommand: AsyncParsableCommand {
             print("held by a limit: \(reasons.joined(separator: ", "))")
         }
         if summary.providerDeletionsGivenUp > 0 {
-            print("provider deletions given up \(summary.providerDeletionsGivenUp) (the provider keeps those responses until its retention ends)")
+            print(
+                "provider deletions given up \(summary.providerDeletionsGivenUp) (the provider keeps those responses until its retention ends)"
+            )
         }
     }
 }

@@ -152,7 +152,9 @@ public final class PostgresRunStore: RunStore, Service {
             try await client.withTransaction(logger: logger) { connection -> [Run] in
                 // Limits apply: this claim waits for any other executor's to commit, and then counts what it admitted.
                 var limited = false
-                if kind == .submission, let admission { limited = try await Self.lockForQuotas(connection, admission: admission, logger: logger) }
+                if kind == .submission, let admission {
+                    limited = try await Self.lockForQuotas(connection, admission: admission, logger: logger)
+                }
                 let due: PostgresQuery
                 switch kind {
                 case .submission:

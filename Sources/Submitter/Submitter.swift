@@ -57,7 +57,9 @@ public struct Submitter: Sendable {
         let environment = environment
         let decision = decision
         return Admission(quotas: environment.configuration.quotas) { run in
-            switch decision.plan(for: run, policy: environment.policy(of: run), features: environment.features, now: environment.clock.now()) {
+            switch decision.plan(
+                for: run, policy: environment.policy(of: run), features: environment.features, now: environment.clock.now())
+            {
             case .send(let request, _, let policy):
                 let price = environment.configuration.prices[policy.model]
                 return Assessment(reservationMicros: price.map(request.maxCostMicros(at:)) ?? 0, overBudget: policy.overBudget)

@@ -53,7 +53,7 @@ struct LegalMovesTests {
         .markSend: ["submitting→submitting"],
         .accept: ["submitting→in_progress"],
         .requeue: ["submitting→queued"],
-        .fail: ["submitting→failed", "in_progress→failed"],
+        .fail: ["queued→failed", "submitting→failed", "in_progress→failed"],
         .cancelBeforeSubmission: ["queued→cancelled", "submitting→cancelled"],
         .timeOut: ["queued→timed_out", "submitting→timed_out", "in_progress→timed_out"],
         .claimForPoll: ["in_progress→in_progress"],

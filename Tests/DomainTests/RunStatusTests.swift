@@ -5,7 +5,7 @@ import Testing
 struct RunStatusTests {
     /// Every (from, to) pair the design allows; everything else must be refused.
     static let allowed: Set<String> = [
-        "queued→submitting", "queued→cancelled", "queued→timed_out",
+        "queued→submitting", "queued→cancelled", "queued→timed_out", "queued→failed",
         "submitting→in_progress", "submitting→queued", "submitting→failed", "submitting→cancelled",
         "submitting→timed_out",
         "in_progress→completed", "in_progress→failed", "in_progress→incomplete", "in_progress→cancelled",

@@ -10,7 +10,8 @@ extension InMemoryRunStore {
     public func setTenantQuota(_ tenant: TenantID, _ limits: QuotaLimits?, now: Date) async throws {
         tables.withLock { tables in
             tables.quotas[tenant] = limits.flatMap { $0.isEmpty ? nil : $0 }
-            for (id, run) in tables.runs where run.tenantID == tenant && run.status == .queued && run.waitReason != nil && run.availableAt > now {
+            for (id, run) in tables.runs
+            where run.tenantID == tenant && run.status == .queued && run.waitReason != nil && run.availableAt > now {
                 tables.runs[id]?.availableAt = now
             }
         }
@@ -30,7 +31,8 @@ extension InMemoryRunStore {
         for scope in QuotaCheck(limits: limits, usage: [:]).limitedScopes {
             func inScope(_ run: Run) -> Bool { scope.isTenant ? run.tenantID.rawValue == scope.name : feature(run) == scope.name }
             var used = QuotaUsage()
-            for run in tables.runs.values where (run.status == .submitting || run.status == .inProgress) && !run.isTreeParent && inScope(run) {
+            for run in tables.runs.values
+            where (run.status == .submitting || run.status == .inProgress) && !run.isTreeParent && inScope(run) {
                 used.inFlight += 1
                 used.reservedMicros += run.reservedCostMicros ?? 0
             }
@@ -46,7 +48,9 @@ extension InMemoryRunStore {
         for run in candidates {
             switch check.decide(tenant: run.tenantID.rawValue, feature: feature(run), assessment: admission.assess(run)) {
             case .admit(let reservation):
-                guard var update = ClaimKind.submission.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now) else { continue }
+                guard var update = ClaimKind.submission.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now) else {
+                    continue
+                }
                 update.run.reservedCostMicros = reservation
                 if write(update, to: &tables) { claimed.append(update.run) }
             case .fail(let failure):
@@ -65,7 +69,9 @@ extension InMemoryRunStore {
                 guard (hold.scope.isTenant ? run.tenantID.rawValue : feature(run)) == hold.scope.name else { continue }
                 if run.waitReason != hold.reason.rawValue {
                     append(
-                        RunEvent(runID: id, fromStatus: .queued, toStatus: .queued, at: now, actor: owner, kind: "held", details: .object(details)),
+                        RunEvent(
+                            runID: id, fromStatus: .queued, toStatus: .queued, at: now, actor: owner, kind: "held",
+                            details: .object(details)),
                         to: &tables)
                 }
                 tables.runs[id]?.availableAt = until

@@ -242,9 +242,10 @@ public final class InMemoryRunStore: RunStore {
             summary.childCounts = Dictionary(grouping: children, by: \.status.rawValue).mapValues(\.count)
             let waiting = tables.runs.values.filter { $0.status == .queued }.compactMap(\.waitReason)
             summary.waiting = Dictionary(grouping: waiting, by: { $0 }).mapValues(\.count)
-            summary.providerDeletionsGivenUp = tables.deleteAfter.filter { id, after in
-                after >= DocumentTree.heldUntil && tables.runs[id]?.providerDeletedAt == nil && tables.runs[id]?.responseID != nil
-            }.count
+            summary.providerDeletionsGivenUp =
+                tables.deleteAfter.filter { id, after in
+                    after >= DocumentTree.heldUntil && tables.runs[id]?.providerDeletedAt == nil && tables.runs[id]?.responseID != nil
+                }.count
             return summary
         }
     }

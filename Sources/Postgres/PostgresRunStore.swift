@@ -191,7 +191,9 @@ public final class PostgresRunStore: RunStore, Service {
                 }
                 for current in candidates {
                     guard var update = kind.update(claiming: current, owner: owner, leaseUntil: leaseUntil, now: now) else { continue }
-                    if kind == .submission, let admission { update.run.reservedCostMicros = admission.assess(current).reservationMicros }
+                    if kind == .submission, let assessment = admission?.assess(current) {
+                        update.run.reservedCostMicros = assessment.exempt ? 0 : assessment.reservationMicros
+                    }
                     guard try await Self.write(update, connection, logger: logger) else { continue }
                     claimed.append(update.run)
                 }

@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "KilnPoller", targets: ["KilnPoller"]),
         .library(name: "KilnSimulator", targets: ["KilnSimulator"]),
         .library(name: "KilnWebhooks", targets: ["KilnWebhooks"]),
+        .library(name: "KilnOperator", targets: ["KilnOperator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -39,6 +40,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -51,6 +54,7 @@ let package = Package(
             dependencies: [
                 "KilnDomain",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Worker",
@@ -83,6 +87,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Sources/Provider",
             swiftSettings: strict
@@ -96,8 +101,24 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Sources/Webhooks",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KilnOperator",
+            dependencies: [
+                "KilnDomain", "KilnWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Operator",
             swiftSettings: strict
         ),
         .target(
@@ -136,7 +157,7 @@ let package = Package(
             name: "KilnCLI",
             dependencies: [
                 "KilnDomain", "KilnWorker", "KilnSQLite", "KilnPostgres", "KilnProvider", "KilnSimulator", "KilnSubmitter",
-                "KilnPoller", "KilnWebhooks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "KilnPoller", "KilnWebhooks", "KilnOperator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

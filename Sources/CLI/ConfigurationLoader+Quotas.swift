@@ -2,25 +2,26 @@ import KilnDomain
 
 extension ConfigurationLoader {
     /// The `quotas` section: limits every tenant gets, limits per feature, and the recheck period.
-    static let quotaKeys: [Key] = [
-        Key(name: "quotas.tenant_max_in_flight", help: "runs of one tenant at the provider at once; null: no limit") { c, v in
-            c.quotas.tenant.maxInFlight = v == .null ? nil : try Parse.int(v)
-        },
-        Key(name: "quotas.tenant_daily_cost_micros", help: "what one tenant may spend per UTC day; null: no cap") { c, v in
-            c.quotas.tenant.dailyCostMicros = v == .null ? nil : Int64(try Parse.int(v))
-        },
-        Key(name: "quotas.tenant_monthly_cost_micros", help: "what one tenant may spend per calendar month (UTC); null: no cap") {
-            c, v in
-            c.quotas.tenant.monthlyCostMicros = v == .null ? nil : Int64(try Parse.int(v))
-        },
-        Key(name: "quotas.features", help: "feature → {max_in_flight, daily_cost_micros, monthly_cost_micros}, across tenants") {
-            c, v in
-            c.quotas.features = try featureQuotas(v)
-        },
-        Key(name: "quotas.check_seconds", help: "a run held by a limit is looked at again this much later") {
-            $0.quotas.checkSeconds = try Parse.double($1)
-        },
-    ]
+    static let quotaKeys: [Key] =
+        operatorKeys + [
+            Key(name: "quotas.tenant_max_in_flight", help: "runs of one tenant at the provider at once; null: no limit") { c, v in
+                c.quotas.tenant.maxInFlight = v == .null ? nil : try Parse.int(v)
+            },
+            Key(name: "quotas.tenant_daily_cost_micros", help: "what one tenant may spend per UTC day; null: no cap") { c, v in
+                c.quotas.tenant.dailyCostMicros = v == .null ? nil : Int64(try Parse.int(v))
+            },
+            Key(name: "quotas.tenant_monthly_cost_micros", help: "what one tenant may spend per calendar month (UTC); null: no cap") {
+                c, v in
+                c.quotas.tenant.monthlyCostMicros = v == .null ? nil : Int64(try Parse.int(v))
+            },
+            Key(name: "quotas.features", help: "feature → {max_in_flight, daily_cost_micros, monthly_cost_micros}, across tenants") {
+                c, v in
+                c.quotas.features = try featureQuotas(v)
+            },
+            Key(name: "quotas.check_seconds", help: "a run held by a limit is looked at again this much later") {
+                $0.quotas.checkSeconds = try Parse.double($1)
+            },
+        ]
 
     /// `{"NAME": {"max_in_flight": N, "daily_cost_micros": N, "monthly_cost_micros": N}}` (JSON text in the environment).
     private static func featureQuotas(_ value: JSONValue) throws(KilnError) -> [String: QuotaLimits] {
@@ -52,4 +53,34 @@ extension ConfigurationLoader {
         }
         return features
     }
+}
+
+extension ConfigurationLoader {
+    /// Who may use the dashboard and `/metrics`, and how logs are written.
+    static let operatorKeys: [Key] = [
+        Key(name: "http.auth_user", help: "basic-auth user of the dashboard and /metrics (password: KILN_HTTP_PASSWORD or the file)") {
+            c, v in
+            c.http.authUser = try Parse.optionalString(v)
+        },
+        Key(name: "http.auth_password_file", help: "a file holding the basic-auth password") { c, v in
+            c.http.authPasswordFile = try Parse.optionalString(v)
+        },
+        Key(name: "http.auth_token_file", help: "a file holding a bearer token for the dashboard and /metrics (or KILN_HTTP_TOKEN)") {
+            c, v in
+            c.http.authTokenFile = try Parse.optionalString(v)
+        },
+        Key(name: "http.read_only", help: "the dashboard shows everything and refuses every action") {
+            $0.http.readOnly = try Parse.bool($1)
+        },
+        Key(name: "log.format", help: "text, or json (one object per line)") {
+            $0.log.format = try Parse.choice($1, LogSettings.Format.self)
+        },
+        Key(name: "log.level", help: "trace, debug, info, notice, warning or error (--log-level wins)") { c, v in
+            let level = try Parse.string(v)
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) else {
+                throw KilnError(.invalidConfiguration, "must be trace, debug, info, notice, warning or error, got \"\(level.prefix(20))\"")
+            }
+            c.log.level = level
+        },
+    ]
 }

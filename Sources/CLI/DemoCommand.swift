@@ -34,7 +34,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard timeScale >= 1, timeScale <= 1000 else {
             throw KilnError(.invalidArgument, "--time-scale must be in 1...1000, got \(timeScale)")
         }
-        LogSetup.bootstrapOnce
+        LogSetup.bootstrap(.text)
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw KilnError(.invalidArgument, "--log-level: unknown level \"\(logLevel.prefix(20))\"")
         }

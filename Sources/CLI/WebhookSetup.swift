@@ -50,13 +50,13 @@ enum WebhookSetup {
         return (host, port)
     }
 
-    /// The HTTP listener: `POST /webhooks/openai` and `GET /healthz`.
-    static func application(
-        receiver: WebhookReceiver, listen: (host: String, port: Int), logger: Logger
-    ) -> some ApplicationProtocol {
+    /// The HTTP listener: `POST /webhooks/openai` (with a secret), `/healthz`, `/readyz`,
+    /// `/metrics` and the dashboard.
+    static func application(_ listener: WorkerSetup.Listener, logger: Logger) -> some ApplicationProtocol {
         let router = Router()
-        receiver.add(to: router)
-        router.get("/healthz") { _, _ in "ok\n" }
+        listener.webhooks?.add(to: router)
+        listener.operatorServer.add(to: router)
+        let listen = listener.address
         return Application(
             router: router, configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "kiln"),
             onServerRunning: { channel in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KilnDomain
+import KilnOperator
 import KilnPoller
 import KilnProvider
 import KilnSubmitter
@@ -8,21 +9,26 @@ import KilnWebhooks
 import KilnWorker
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Options of the commands that execute runs (`submit`, `poll`, `work`).
 struct WorkerOptions: ParsableArguments {
     @Flag(help: "Do everything due now, print a one-line summary and exit (for cron).") var once = false
+    @Option(help: "With --once: write the pass's metrics to this file (Prometheus text, for node-exporter's textfile collector).")
+    var metricsFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error (default $KILN_LOG_LEVEL, else info).")
     var logLevel: String?
 
-    /// Logging to standard error at the chosen level; set up once per process.
-    func logger() throws -> Logger {
-        let name = logLevel ?? ProcessInfo.processInfo.environment["KILN_LOG_LEVEL"] ?? "info"
+    /// Logging to standard error at the chosen level (`--log-level`, else `log.level`, whose
+    /// variable is `KILN_LOG_LEVEL`) and format (`log.format`); set up once per process.
+    func logger(_ global: GlobalOptions) throws -> Logger {
+        let settings = try global.loadConfiguration().log
+        let name = logLevel ?? settings.level
         guard let level = Logger.Level(rawValue: name) else {
             throw KilnError(
                 .invalidArgument, "--log-level: unknown level \"\(name.prefix(20))\"; use trace, debug, info, notice, warning or error")
         }
-        LogSetup.bootstrapOnce
+        LogSetup.bootstrap(settings.format)
         var logger = Logger(label: "kiln")
         logger.logLevel = level
         return logger
@@ -30,19 +36,39 @@ struct WorkerOptions: ParsableArguments {
 }
 
 enum LogSetup {
-    static let bootstrapOnce: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    private static let done = Mutex(false)
+
+    static func bootstrap(_ format: LogSettings.Format) {
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            switch format {
+            case .text: LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+            case .json: LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+            }
+        }
+    }
 }
 
 /// Everything `submit`, `poll`, `work` and `serve` need, from the configuration and the environment.
 struct WorkerSetup {
     let environment: WorkerEnvironment
     let client: HTTPResponsesClient
-    /// The webhook receiver and where it listens, when this process serves HTTP.
-    let listener: (receiver: WebhookReceiver, address: (host: String, port: Int))?
+    /// What this process serves over HTTP, and where.
+    let listener: Listener?
+    /// Where a `--once` pass writes its metrics (a node-exporter textfile).
+    let metricsFile: String?
+
+    struct Listener {
+        let address: (host: String, port: Int)
+        /// Nil without a webhook secret: the listener serves `/metrics` and the dashboard only.
+        let webhooks: WebhookReceiver?
+        let operatorServer: OperatorServer
+    }
 
     static func make(
         global: GlobalOptions, logger: Logger, listen: String? = nil, listensByConfiguration: Bool = false,
-        requireListener: Bool = false
+        requireListener: Bool = false, metricsFile: String? = nil
     ) async throws
         -> WorkerSetup
     {
@@ -60,10 +86,11 @@ struct WorkerSetup {
         }
         var address: (host: String, port: Int)?
         if let listenText { address = try WebhookSetup.address(listenText, option: "--listen") }
-        if address != nil, verifier == nil {
-            throw KilnError(
-                .invalidConfiguration,
-                "--listen receives webhooks and needs their secret: set OPENAI_WEBHOOK_SECRET or webhooks.secret_file")
+        let access = try address.map { address throws in
+            try OperatorAccess.forListener(
+                host: address.host,
+                credentials: try OperatorSetup.credentials(configuration: configuration, environment: environmentVariables),
+                readOnly: configuration.http.readOnly)
         }
         if let base = environmentVariables["OPENAI_BASE_URL"], !base.isEmpty { configuration.provider.baseURL = base }
         guard configuration.provider.baseURL.hasPrefix("http://") || configuration.provider.baseURL.hasPrefix("https://") else {
@@ -77,9 +104,19 @@ struct WorkerSetup {
         let client = HTTPResponsesClient(settings: configuration.provider, apiKey: key, logger: logger)
         let environment = WorkerEnvironment(
             store: store, client: client, configuration: configuration, owner: GlobalOptions.processIdentity, logger: logger)
-        var listener: (WebhookReceiver, (host: String, port: Int))?
-        if let verifier, let address { listener = (WebhookReceiver(verifier: verifier, store: store, logger: logger), address) }
-        return WorkerSetup(environment: environment, client: client, listener: listener)
+        var listener: Listener?
+        if let address, let access {
+            if verifier == nil {
+                logger.notice("no webhook secret: the listener serves /metrics and the dashboard, not /webhooks/openai")
+            }
+            listener = Listener(
+                address: address, webhooks: verifier.map { WebhookReceiver(verifier: $0, store: store, logger: logger) },
+                operatorServer: OperatorServer(
+                    store: store, configuration: configuration, access: access,
+                    metrics: MetricsExporter(store: store, registry: OperatorSetup.registry), logger: logger))
+        }
+        if listener != nil || metricsFile != nil { OperatorSetup.bootstrapMetrics() }
+        return WorkerSetup(environment: environment, client: client, listener: listener, metricsFile: metricsFile)
     }
 
     /// The key from `OPENAI_API_KEY`, or from the file `provider.api_key_file` names.
@@ -100,7 +137,10 @@ struct WorkerSetup {
 
     /// Runs `services` until SIGTERM/SIGINT, or one round of passes with `--once`.
     func run(submit: Bool, poll: Bool, once: Bool, logger: Logger) async throws {
-        if once, listener != nil { throw KilnError(.invalidArgument, "--listen serves webhooks and does not go with --once") }
+        if once, listener != nil { throw KilnError(.invalidArgument, "--listen serves HTTP and does not go with --once") }
+        if !once, metricsFile != nil {
+            throw KilnError(.invalidArgument, "--metrics-file is for --once passes; a daemon serves /metrics with --listen")
+        }
         do {
             try await work(submit: submit, poll: poll, once: once, logger: logger)
         } catch {
@@ -135,6 +175,10 @@ struct WorkerSetup {
             let seconds = started.duration(to: .now) / .seconds(1)
             let passes = [submit ? submitted.summary : nil, poll ? polled.summary : nil].compactMap { $0 }.joined(separator: "; ")
             print(passes + "; took " + String(format: "%.3f s", seconds))
+            if let metricsFile {
+                try await OperatorSetup.writeMetrics(
+                    MetricsExporter(store: environment.store, registry: OperatorSetup.registry, cacheSeconds: 0), to: metricsFile)
+            }
             return
         }
         let pollerWakeup = Wakeup()
@@ -150,7 +194,7 @@ struct WorkerSetup {
         // A long document's parent releases children: the submitter of this process sends them at once.
         if poll { services.append(PollerService(poller: poller, wakeup: pollerWakeup, onReleased: submitService?.wakeup)) }
         // Last in, first out: the listener stops taking deliveries before the workers stop.
-        if let listener { services.append(WebhookSetup.application(receiver: listener.receiver, listen: listener.address, logger: logger)) }
+        if let listener { services.append(WebhookSetup.application(listener, logger: logger)) }
         let grace = environment.configuration.worker.shutdownGraceSeconds
         var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -169,8 +213,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var worker: WorkerOptions
 
     func run() async throws {
-        let logger = try worker.logger()
-        try await WorkerSetup.make(global: global, logger: logger).run(submit: true, poll: false, once: worker.once, logger: logger)
+        let logger = try worker.logger(global)
+        try await WorkerSetup.make(global: global, logger: logger, metricsFile: worker.metricsFile).run(
+            submit: true, poll: false, once: worker.once, logger: logger)
     }
 }
 
@@ -181,8 +226,9 @@ struct PollCommand: AsyncParsableCommand {
     @OptionGroup var worker: WorkerOptions
 
     func run() async throws {
-        let logger = try worker.logger()
-        try await WorkerSetup.make(global: global, logger: logger).run(submit: false, poll: true, once: worker.once, logger: logger)
+        let logger = try worker.logger(global)
+        try await WorkerSetup.make(global: global, logger: logger, metricsFile: worker.metricsFile).run(
+            submit: false, poll: true, once: worker.once, logger: logger)
     }
 }
 
@@ -194,8 +240,10 @@ struct WorkCommand: AsyncParsableCommand {
     @Option(help: "Also receive OpenAI webhooks at POST /webhooks/openai on HOST:PORT (default: http.listen).") var listen: String?
 
     func run() async throws {
-        let logger = try worker.logger()
-        try await WorkerSetup.make(global: global, logger: logger, listen: listen, listensByConfiguration: !worker.once).run(
+        let logger = try worker.logger(global)
+        try await WorkerSetup.make(
+            global: global, logger: logger, listen: listen, listensByConfiguration: !worker.once, metricsFile: worker.metricsFile
+        ).run(
             submit: true, poll: true, once: worker.once, logger: logger)
     }
 }
@@ -211,7 +259,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var options = WorkerOptions()
         options.logLevel = logLevel
-        let logger = try options.logger()
+        let logger = try options.logger(global)
         try await WorkerSetup.make(global: global, logger: logger, listen: listen, listensByConfiguration: true, requireListener: true).run(
             submit: false, poll: false, once: false, logger: logger)
     }

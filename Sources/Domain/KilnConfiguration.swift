@@ -14,6 +14,7 @@ public struct KilnConfiguration: Sendable {
     public var worker = WorkerSettings()
     public var webhooks = WebhookConfiguration()
     public var http = HTTPSettings()
+    public var log = LogSettings()
     /// Limits on runs in flight and spend, per tenant and per feature (``QuotaSettings``).
     public var quotas = QuotaSettings()
     /// The built-in features and those declared under `features` (``DeclaredFeature``).
@@ -168,9 +169,28 @@ public struct WebhookConfiguration: Sendable {
     public init() {}
 }
 
-/// Kiln's HTTP listener (the webhook receiver): `HOST:PORT`, or nil for none.
+/// Kiln's HTTP listener (the webhook receiver, `/metrics`, the dashboard): `HOST:PORT`, or nil
+/// for none; who may use the dashboard (the password and token themselves are secrets: from
+/// `KILN_HTTP_PASSWORD`/`KILN_HTTP_TOKEN` or the files named here).
 public struct HTTPSettings: Sendable {
     public var listen: String?
+    public var authUser: String?
+    public var authPasswordFile: String?
+    public var authTokenFile: String?
+    /// The dashboard shows everything and refuses every action.
+    public var readOnly = false
+
+    public init() {}
+}
+
+/// Log lines: `text` (swift-log's default) or `json` (one object per line), at `level`.
+public struct LogSettings: Sendable {
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json
+    }
+
+    public var format = Format.text
+    public var level = "info"
 
     public init() {}
 }

@@ -34,6 +34,7 @@ public enum LegalMoves {
         .expand: [Move(.submitting, .inProgress)],
         .treeStep: [Move(.inProgress, .inProgress)],
         .resumeTree: [Move(.failed, .inProgress)],
+        .operatorRetry: [Move(.failed, .queued), Move(.timedOut, .queued)],
         .retryChild: [Move(.failed, .queued), Move(.timedOut, .queued), Move(.incomplete, .queued), Move(.cancelled, .queued)],
     ]
 
@@ -67,5 +68,6 @@ extension RunTransition {
         /// A tree child that ended without a result is queued again (the SQL stores write it
         /// set-based, the same columns as ``RunTransition/retryChild``).
         case retryChild = "retried"
+        case operatorRetry = "operator_retried"
     }
 }

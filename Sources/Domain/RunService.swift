@@ -195,6 +195,16 @@ public struct RunService: Sendable {
         return run
     }
 
+    /// An operator's retry of a failed or timed-out run (a long document:
+    /// ``retryFailedChildren(of:tenant:now:)``): queued again with its attempts reset and an
+    /// `operator_retried` event; the cost it ran up is kept in `orphan_cost_micros`.
+    public func retry(_ id: RunID, tenant: TenantID, now: Date = Date()) async throws -> Run {
+        guard let run = try await store.retryRun(id, tenant: tenant, actor: actor, now: now) else {
+            throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
+        }
+        return run
+    }
+
     /// Records a person's decision on a completed run: `accept`, `edit` (the edit kept beside
     /// the model's output; JSON that satisfies the feature's schema when it has one, text
     /// otherwise) or `discard`, by `user` (default: this facade's actor). Refused with

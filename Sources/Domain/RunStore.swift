@@ -67,6 +67,12 @@ public protocol RunStore: Sendable {
     /// (false). A child's (parent, level, chunk index) is unique, so a level is never cut twice.
     func insertChildren(_ children: [Run], parent update: RunUpdate) async throws -> Bool
 
+    /// An operator's retry of a failed or timed-out run (not a long document's): queued again,
+    /// attempts start over, the cost it ran up kept in `orphan_cost_micros`, an
+    /// `operator_retried` event by `actor`. Nil when the tenant has no such run; ``KilnError/Code/conflict``
+    /// when it cannot be retried.
+    func retryRun(_ id: RunID, tenant: TenantID, actor: String, now: Date) async throws -> Run?
+
     /// Per-tenant overrides of the `quotas` limits (`kiln_tenant_quotas`): one tenant's, or all.
     func tenantQuotas(_ tenant: TenantID?) async throws -> [TenantID: QuotaLimits]
 
@@ -124,6 +130,16 @@ public protocol RunStore: Sendable {
     /// Counts for `kiln status` and dashboards.
     func summary() async throws -> RunSummary
 
+    /// What is not finished, by status and feature, and the oldest ages: the gauges of
+    /// `/metrics`, read through the status index.
+    func liveCounts() async throws -> LiveCounts
+
+    /// What needs an operator's eye (the dashboard's "Needs attention"), at most `limit` runs of each kind.
+    func attention(now: Date, limit: Int) async throws -> Attention
+
+    /// Runs that ended since `since`, per hour: the dashboard's charts.
+    func activity(since: Date) async throws -> [ActivityHour]
+
     /// Extends the leases `owner` holds on `ids` to `until` (long batches); returns how many
     /// it still held. A renewed poll lease also moves `next_poll_at`, which mirrors it.
     func renewLeases(_ ids: [RunID], owner: String, until: Date) async throws -> Int
@@ -171,18 +187,56 @@ public enum InsertOutcome: Sendable {
     }
 }
 
-/// A filter for listing runs.
-public struct RunQuery: Sendable {
+/// A filter for listing runs (`kiln list`, the dashboard): every field narrows it.
+public struct RunQuery: Sendable, Hashable {
     public var tenant: TenantID?
     public var status: RunStatus?
     public var limit: Int
     /// Long documents' children too (by default only the runs the application made).
     public var includeChildren: Bool
+    public var feature: String?
+    public var subject: Subject?
+    /// `error.code` (`over_budget`, `http_503`, …).
+    public var errorCode: String?
+    /// Created at or after / before.
+    public var createdFrom: Date?
+    public var createdBefore: Date?
+    /// A run id, a response id or an idempotency key, exactly.
+    public var search: String?
+    /// Runs after this one in the listing's order (newest first): a page's last run.
+    public var after: (createdAt: Date, id: RunID)?
+    /// Read without `input` (a listing never shows it; a long document's is tens of megabytes).
+    public var withoutInput: Bool
 
-    public init(tenant: TenantID? = nil, status: RunStatus? = nil, limit: Int = 100, includeChildren: Bool = false) {
+    public init(
+        tenant: TenantID? = nil, status: RunStatus? = nil, limit: Int = 100, includeChildren: Bool = false, feature: String? = nil,
+        subject: Subject? = nil, errorCode: String? = nil, createdFrom: Date? = nil, createdBefore: Date? = nil, search: String? = nil,
+        withoutInput: Bool = false
+    ) {
         self.tenant = tenant
         self.status = status
         self.limit = limit
         self.includeChildren = includeChildren
+        self.feature = feature
+        self.subject = subject
+        self.errorCode = errorCode
+        self.createdFrom = createdFrom
+        self.createdBefore = createdBefore
+        self.search = search
+        self.withoutInput = withoutInput
+    }
+
+    public static func == (a: RunQuery, b: RunQuery) -> Bool {
+        a.tenant == b.tenant && a.status == b.status && a.limit == b.limit && a.includeChildren == b.includeChildren
+            && a.feature == b.feature && a.subject == b.subject && a.errorCode == b.errorCode && a.createdFrom == b.createdFrom
+            && a.createdBefore == b.createdBefore && a.search == b.search && a.after?.createdAt == b.after?.createdAt
+            && a.after?.id == b.after?.id && a.withoutInput == b.withoutInput
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(tenant)
+        hasher.combine(status)
+        hasher.combine(search)
+        hasher.combine(after?.id)
     }
 }

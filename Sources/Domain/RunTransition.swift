@@ -47,6 +47,9 @@ public enum RunTransition: Sendable, Hashable {
     /// A tree child that ended without a result → queued again, held for its parent to
     /// release: attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
     case retryChild
+    /// failed or timed_out → queued: an operator sends a run (not a long document's) again:
+    /// attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
+    case operatorRetry
 
     /// The run after this step at `now`, or nil when the step is not allowed from here.
     public func apply(to run: Run, at now: Date) -> Run? {
@@ -161,6 +164,15 @@ public enum RunTransition: Sendable, Hashable {
             next.orphanCostMicros = run.orphanCostMicros + (run.costMicros ?? 0)
             next.availableAt = DocumentTree.heldUntil
             next.updatedAt = now
+        case .operatorRetry:
+            guard run.parentRunID == nil, run.level == nil else { return nil }
+            next = Run(
+                id: run.id, tenantID: run.tenantID, userID: run.userID, feature: run.feature, subject: run.subject,
+                idempotencyKey: run.idempotencyKey, input: run.input, policy: run.policy, createdAt: run.createdAt)
+            next.cancelRequestedAt = nil
+            next.orphanCostMicros = run.orphanCostMicros + (run.costMicros ?? 0)
+            next.availableAt = now
+            next.updatedAt = now
         case .requestCancellation:
             guard run.cancelRequestedAt == nil else { return nil }
             next.cancelRequestedAt = now
@@ -198,6 +210,7 @@ public enum RunTransition: Sendable, Hashable {
         case .treeStep: .treeStep
         case .resumeTree: .resumeTree
         case .retryChild: .retryChild
+        case .operatorRetry: .operatorRetry
         }
     }
 

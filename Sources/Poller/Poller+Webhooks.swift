@@ -84,6 +84,7 @@ extension Poller {
             return .adopted
         case .orphan(let orphan):
             if try await environment.store.recordOrphan(orphan) {
+                Telemetry.orphanResponse()
                 logger.warning(
                     "orphan response: the provider ran a response the run does not use",
                     metadata: [LogKey.runID: "\(orphan.runID)", LogKey.status: "\(orphan.providerStatus)"])

@@ -29,6 +29,7 @@ public struct Poller: Sendable {
         if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
         await deleteStoredResponses(now: dueBy ?? environment.clock.now(), into: &result)
         await pruneIfDue(now: dueBy ?? environment.clock.now(), into: &result)
+        Telemetry.passCompleted("poller", at: environment.clock.now())
         return result
     }
 

@@ -133,14 +133,9 @@ public final class PostgresRunStore: RunStore, Service {
     public func runs(matching query: RunQuery) async throws -> [Run] {
         try await perform("list runs") { [self] in
             try await client.withConnection { connection in
-                try await Self.fetch(
-                    connection,
-                    """
-                    WHERE (\(query.tenant?.rawValue)::text IS NULL OR tenant_id = \(query.tenant?.rawValue))
-                      AND (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
-                      AND (\(query.includeChildren) OR parent_run_id IS NULL)
-                    ORDER BY created_at DESC, id DESC LIMIT \(query.limit)
-                    """, logger: logger)
+                let tail = Self.filter(query)
+                return try await query.withoutInput
+                    ? Self.fetchWithoutInput(connection, tail, logger: logger) : Self.fetch(connection, tail, logger: logger)
             }
         }
     }

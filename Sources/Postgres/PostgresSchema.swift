@@ -228,6 +228,7 @@ enum PostgresSchema {
             }
             for (version, statements) in migrations + [
                 webhookMigration, treeMigration, fairShareMigration, usageMigration, erasureMigration, quotaMigration,
+                PostgresRunStore.operatorMigration,
             ]
             where !applied.contains(version) {
                 for statement in statements {

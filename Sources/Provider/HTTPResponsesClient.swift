@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import KilnDomain
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -105,13 +106,16 @@ public final class HTTPResponsesClient: ResponsesClient {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let answer: Answer
+        let started = ContinuousClock.now
         do {
             let response = try await http.execute(request, timeout: .milliseconds(Int64(settings.requestTimeoutSeconds * 1000)))
             let buffer = try await response.body.collect(upTo: 16 << 20)
             answer = Answer(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
         } catch {
+            Self.count(operation, outcome: "transport", since: started)
             throw Self.transportError(error, operation: operation)
         }
+        Self.count(operation, outcome: Self.outcome(status: answer.status), since: started)
         guard (200..<300).contains(answer.status) else { throw httpError(answer) }
         logger.debug(
             "provider answered",
@@ -210,5 +214,24 @@ public final class HTTPResponsesClient: ResponsesClient {
                 message: "response id \"\(id.rawValue.prefix(80))\" has characters an id cannot have")
         }
         return id.rawValue
+    }
+}
+
+extension HTTPResponsesClient {
+    /// `kiln_provider_requests_total{operation, outcome}` and the request's duration.
+    fileprivate static func count(_ operation: Operation, outcome: String, since started: ContinuousClock.Instant) {
+        Counter(label: "kiln_provider_requests_total", dimensions: [("operation", operation.rawValue), ("outcome", outcome)]).increment()
+        Timer(label: "kiln_provider_request_duration_seconds", dimensions: [("operation", operation.rawValue)])
+            .record(duration: ContinuousClock.now - started)
+    }
+
+    /// `2xx`, `429`, `4xx`, `5xx`: what a status says, in few values.
+    fileprivate static func outcome(status: Int) -> String {
+        switch status {
+        case 200..<300: "2xx"
+        case 429: "429"
+        case 400..<500: "4xx"
+        default: "5xx"
+        }
     }
 }

@@ -92,22 +92,11 @@ public final class SQLiteRunStore: RunStore {
     public func runs(matching query: RunQuery) async throws -> [Run] {
         try await perform("list runs") { [pool] in
             try await pool.read { db in
-                var conditions: [String] = []
-                var arguments: StatementArguments = []
-                if let tenant = query.tenant {
-                    conditions.append("tenant_id = ?")
-                    arguments += [tenant.rawValue]
-                }
-                if !query.includeChildren { conditions.append("parent_run_id IS NULL") }
-                if let status = query.status {
-                    conditions.append("status = ?")
-                    arguments += [status.rawValue]
-                }
-                let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-                arguments += [query.limit]
+                let (filter, arguments) = Self.filter(query)
+                let columns = query.withoutInput ? Self.columnsWithoutInput : "*"
                 return try Row.fetchAll(
-                    db, sql: "SELECT * FROM ai_runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?",
-                    arguments: arguments
+                    db, sql: "SELECT \(columns) FROM ai_runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?",
+                    arguments: arguments + [query.limit]
                 ).map(Self.decodeRun)
             }
         }

@@ -21,5 +21,16 @@ extension SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v10_operator") { db in
+            // The dashboard's listings: newest first under each filter, and lookups by any id.
+            try db.execute(
+                sql: """
+                    CREATE INDEX ai_runs_status_created ON ai_runs (status, created_at);
+                    CREATE INDEX ai_runs_feature_created ON ai_runs (feature, created_at);
+                    CREATE INDEX ai_runs_created ON ai_runs (created_at);
+                    CREATE INDEX ai_runs_error_code ON ai_runs (json_extract(error, '$.code'), created_at) WHERE error IS NOT NULL;
+                    CREATE INDEX ai_runs_idempotency ON ai_runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+                    """)
+        }
     }
 }

@@ -24,6 +24,12 @@ public struct Submitter: Sendable {
 
     /// One pass over what is due by `dueBy` (default `now`).
     public func runOnce(now: Date, dueBy: Date? = nil) async throws -> SubmitPassResult {
+        let result = try await pass(now: now, dueBy: dueBy)
+        Telemetry.passCompleted("submitter", at: environment.clock.now())
+        return result
+    }
+
+    private func pass(now: Date, dueBy: Date?) async throws -> SubmitPassResult {
         var result = SubmitPassResult()
         let store = environment.store
         let owner = environment.owner
@@ -164,6 +170,7 @@ public struct Submitter: Sendable {
                 eventKind: verdict.eventKind)
         else { return .lostLease }
         if verdict.possibleDuplicate {
+            Telemetry.possibleDuplicate(feature: run.feature)
             environment.logger(for: run).warning(
                 "create may have reached the provider; possible duplicate",
                 metadata: [LogKey.reason: "\(verdict.details["reason"]?.stringValue ?? "?")"])

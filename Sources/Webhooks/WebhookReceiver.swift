@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import KilnDomain
 import Logging
+import Metrics
 import NIOCore
 
 /// `POST /webhooks/openai`: verifies a delivery, records it once, and makes the run it names
@@ -35,6 +36,18 @@ public struct WebhookReceiver: Sendable {
         case recorded(WebhookReceipt)
         case refused(WebhookVerifier.Refusal)
         case unavailable
+
+        /// The `outcome` label of `kiln_webhook_deliveries_total`.
+        public var outcome: String {
+            switch self {
+            case .recorded(.madeDue): "made_due"
+            case .recorded(.unmatched): "unmatched"
+            case .recorded(.duplicate): "duplicate"
+            case .recorded(.ignored): "ignored"
+            case .refused: "refused"
+            case .unavailable: "unavailable"
+            }
+        }
 
         public var status: HTTPResponse.Status {
             switch self {
@@ -92,6 +105,7 @@ public struct WebhookReceiver: Sendable {
             let headers = request.headers
             let answer = await receive(
                 headers: { name in HTTPField.Name(name).flatMap { headers[$0] } }, body: Array(buffer.readableBytesView))
+            Counter(label: "kiln_webhook_deliveries_total", dimensions: [("outcome", answer.outcome)]).increment()
             return Self.response(answer.status)
         }
     }

@@ -50,7 +50,9 @@ public struct WorkerEnvironment: Sendable {
     /// Writes what the worker learned about a run, trying again while the database does not
     /// answer (``WriteRetry/worker``); false when another process moved the run first.
     public func persist(_ update: RunUpdate) async throws -> Bool {
-        try await store.saveRetrying(update, logger: logger)
+        let saved = try await store.saveRetrying(update, logger: logger)
+        if saved { Telemetry.record(update) }
+        return saved
     }
 
     /// A logger stamped with the run's ids.

@@ -68,8 +68,13 @@ public final class InMemoryRunStore: RunStore {
             tables.runs.values
                 .filter { (query.tenant == nil || $0.tenantID == query.tenant) && (query.status == nil || $0.status == query.status) }
                 .filter { query.includeChildren || $0.parentRunID == nil }
+                .filter { Self.matches($0, query) }
                 .sorted { ($0.createdAt, $0.id.rawValue) > ($1.createdAt, $1.id.rawValue) }
-                .prefix(query.limit).map { $0 }
+                .prefix(query.limit).map { run in
+                    var listed = run
+                    if query.withoutInput { listed.input = .object([:]) }
+                    return listed
+                }
         }
     }
 

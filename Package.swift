@@ -221,6 +221,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "KilnOperatorTests",
+            dependencies: [
+                "KilnDomain", "KilnOperator", "KilnSQLite", "KilnPostgres", "KilnTestSupport", "KilnWorker", "KilnSubmitter", "KilnPoller",
+                "KilnProvider", "KilnSimulator", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/OperatorTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "KilnCLITests",
             dependencies: ["KilnCLI", "KilnDomain", "KilnSQLite", "KilnPostgres", "KilnSimulator", "KilnTestSupport"],
             path: "Tests/CLITests",

@@ -14,23 +14,34 @@ extension PostgresRunStore {
                     .databaseUnavailable, "could not \(what): PostgreSQL did not answer within \(pool.operationTimeout); reconnecting")
             }
             return value
-        } catch let error as KilnError {
-            throw error
-        } catch let error as PSQLError {
+        } catch let error as PostgresTransactionError {
+            // What the transaction's body (or its BEGIN/COMMIT) threw — a refusal of Kiln's own, a server error — not the wrapper.
+            throw Self.named(error.closureError ?? error.beginError ?? error.commitError ?? error, doing: what)
+        } catch {
+            throw Self.named(error, doing: what)
+        }
+    }
+
+    /// `error` as a ``KilnError`` that names what failed.
+    static func named(_ error: any Error, doing what: String) -> KilnError {
+        switch error {
+        case let error as KilnError:
+            return error
+        case let error as PSQLError:
             let message = error.serverInfo?[.message] ?? "\(error.code)"
             let state = error.serverInfo?[.sqlState]
             if state == SQLState.contractRefused, message.hasPrefix("kiln: ") {
                 // A contract trigger refused the write (a review on a run that is not completed, …).
-                throw KilnError(.conflict, "could not \(what): \(message.dropFirst(6))")
+                return KilnError(.conflict, "could not \(what): \(message.dropFirst(6))")
             }
             let transient = state.map(SQLState.isTransient) ?? Self.transientClientCodes.contains(error.code)
             let code: KilnError.Code = transient ? .databaseUnavailable : .database
-            throw KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
-        } catch let error as PostgresDecodingError {
-            throw KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
-        } catch {
+            return KilnError(code, "could not \(what): PostgreSQL\(state.map { " \($0)" } ?? ""): \(message)")
+        case let error as PostgresDecodingError:
+            return KilnError(.database, "could not \(what): unreadable column \(error.columnName) (\(error.postgresType))")
+        default:
             // Not the server's answer: the connection closed, failed or timed out.
-            throw KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
+            return KilnError(.databaseUnavailable, "could not \(what): \(String(describing: error).prefix(200))")
         }
     }
 

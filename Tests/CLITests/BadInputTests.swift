@@ -123,8 +123,17 @@ struct BadInputTests {
             name: "review of an unknown run", arguments: ["review", "run_nope", "accept", "--tenant", "t"],
             message: "run run_nope not found for tenant t"),
         Case(
-            name: "listen without a webhook secret", arguments: ["work", "--listen", "127.0.0.1:0"],
-            environment: ["OPENAI_API_KEY": "sk-x"], message: "--listen receives webhooks and needs their secret"),
+            name: "a dashboard on a public address without credentials", arguments: ["work", "--listen", "0.0.0.0:0"],
+            environment: ["OPENAI_API_KEY": "sk-x"], message: "(not a loopback address) need credentials"),
+        Case(
+            name: "a dashboard password without a user", arguments: ["serve", "--listen", "127.0.0.1:0"],
+            environment: ["KILN_HTTP_PASSWORD": "hunter2-hunter2"], message: "a dashboard password needs http.auth_user"),
+        Case(
+            name: "a metrics file without --once", arguments: ["work", "--metrics-file", "m.prom"],
+            environment: ["OPENAI_API_KEY": "sk-x"], message: "--metrics-file is for --once passes"),
+        Case(
+            name: "an unknown log format", arguments: ["work", "--once"],
+            environment: ["OPENAI_API_KEY": "sk-x", "KILN_LOG_FORMAT": "xml"], message: "log.format"),
         Case(
             name: "a webhook secret too short", arguments: ["work", "--once"],
             environment: ["OPENAI_API_KEY": "sk-x", "OPENAI_WEBHOOK_SECRET": "whsec_c2hvcnQ="], message: "OPENAI_WEBHOOK_SECRET"),

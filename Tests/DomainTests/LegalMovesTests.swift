@@ -31,6 +31,7 @@ struct LegalMovesTests {
         case .treeStep: [.treeStep(level: 0, nextCheckAt: now + 15), .treeStep(level: 1, nextCheckAt: now + 15)]
         case .resumeTree: [.resumeTree]
         case .retryChild: [.retryChild]
+        case .operatorRetry: [.operatorRetry]
         }
     }
 
@@ -54,6 +55,7 @@ struct LegalMovesTests {
         .accept: ["submitting→in_progress"],
         .requeue: ["submitting→queued"],
         .fail: ["queued→failed", "submitting→failed", "in_progress→failed"],
+        .operatorRetry: ["failed→queued", "timed_out→queued"],
         .cancelBeforeSubmission: ["queued→cancelled", "submitting→cancelled"],
         .timeOut: ["queued→timed_out", "submitting→timed_out", "in_progress→timed_out"],
         .claimForPoll: ["in_progress→in_progress"],

@@ -38,6 +38,8 @@ CHROMIUM = "/usr/bin/chromium"
 API_KEY = "sk-browser-test-0123456789"
 STATUSES = ["queued", "submitting", "in_progress", "completed", "failed", "incomplete", "cancelled", "timed_out"]
 BULK_LINK = "Cancel every unfinished run matching this filter…"
+# An idempotency key (an app's text) with markup: the dashboard must show it, never run it.
+MARKUP_KEY = 'summary-2 "><b id="injected">bold</b><img src="/x.png">'
 # The children table of a long document's page: the table after the "Long document" heading.
 TREE_TABLE = "xpath=//main/h2[normalize-space()='Long document']/following-sibling::div[1]//table"
 TREE_ROWS = """() => {
@@ -61,6 +63,8 @@ class Checks:
     def __init__(self) -> None:
         self.passed = 0
         self.failed: list[str] = []
+        self.known: list[str] = []
+        self.fixed: list[str] = []
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
         if ok:
@@ -70,6 +74,16 @@ class Checks:
             self.failed.append(name)
             print(f"FAIL  {name}" + (f": {detail}" if detail else ""), flush=True)
         return ok
+
+    def known_bug(self, name: str, ok: bool, detail: str) -> None:
+        """A check of a dashboard bug reported and not yet fixed: printed, counted apart, and
+        not failing the run. When it passes, the bug is gone: make it a plain check."""
+        if ok:
+            self.fixed.append(name)
+            print(f"FIXED {name} (a known bug no longer shows: make this a plain check)", flush=True)
+        else:
+            self.known.append(name)
+            print(f"KNOWN {name}: {detail}", flush=True)
 
     def section(self, name: str, body) -> None:
         """Runs one group of checks; an exception fails the group (and only it)."""
@@ -215,12 +229,14 @@ class World:
         return result.stdout
 
     def enqueue(self, name: str, feature: str, tenant: str, input_value: dict, *, subject: str | None = None,
-                policy: dict | None = None, expect: str | None = None) -> str:
+                policy: dict | None = None, expect: str | None = None, key: str | None = None) -> str:
         args = ["enqueue", feature, "--tenant", tenant, "--input", json.dumps(input_value)]
         if subject:
             args += ["--subject", subject]
         if policy:
             args += ["--policy", json.dumps(policy)]
+        if key:
+            args += ["--idempotency-key", key]
         run_id = self.run_kiln(*args).strip()
         if not run_id.startswith("run_"):
             raise SetupError(f"kiln enqueue printed {run_id!r}, not a run id")
@@ -285,7 +301,7 @@ class World:
         # Finished runs of every kind, worked by `kiln work --once` passes.
         for i, tenant in enumerate(["acme", "acme", "globex"], start=1):
             self.enqueue(f"completed{i}", "document_summary", tenant, {"text": doc.format(who=tenant, extra=""), "length": "short"},
-                         subject=f"document:{i}", expect="completed")
+                         subject=f"document:{i}", expect="completed", key=MARKUP_KEY if i == 2 else None)
         for i in range(1, 4):
             self.enqueue(f"review{i}", "support_reply", "acme",
                          {"instructions": "You draft replies for the Acme support team.",
@@ -360,14 +376,16 @@ class World:
         for i in range(4):
             self.umbrella.append(self.enqueue(f"umbrella{i}", "document_summary", "umbrella",
                                               {"text": f"Umbrella memo {i}: the rain stopped."}))
+
+    def insert_stark(self) -> None:
         # 52 runs inserted by SQL in one transaction, as an app would (same created_at to the
         # millisecond, so paging must break ties by id): two pages of listing.
         with self.db() as connection:
             for i in range(52):
                 run_id = connection.execute("SELECT 'run_' || lower(hex(randomblob(13)))").fetchone()[0]
                 connection.execute(
-                    "INSERT INTO ai_runs (id, tenant_id, feature, input) VALUES (?, 'stark', 'document_summary', ?)",
-                    (run_id, json.dumps({"text": f"Stark Industries memo number {i}."})),
+                    "INSERT INTO ai_runs (id, tenant_id, feature, input, policy) VALUES (?, 'stark', 'document_summary', ?, ?)",
+                    (run_id, json.dumps({"text": f"Stark Industries memo number {i}."}), json.dumps({"deadline_seconds": 86400})),
                 )
                 self.stark.append(run_id)
 
@@ -498,9 +516,13 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
             def runs_list() -> None:
                 b.visit("runs /runs", "/runs")
                 ids = b.run_ids()
-                checks.check("runs: a page of 50 runs", len(ids) == 50, f"{len(ids)} rows")
-                checks.check("runs: newest first (the 52 stark runs were inserted last)", set(ids) <= set(world.stark), f"first rows {ids[:3]}")
-                checks.check("runs: pagination link", b.page.locator("#older").count() == 1)
+                with world.db() as connection:
+                    want = [row[0] for row in connection.execute(
+                        "SELECT id FROM ai_runs WHERE parent_run_id IS NULL ORDER BY created_at DESC, id DESC LIMIT 50")]
+                checks.check("runs: every run the app made, newest first", ids == want, f"{len(ids)} rows, want {len(want)}")
+                statuses = set(b.page.eval_on_selector_all("main table tbody tr td:nth-child(4) .st", "s => s.map(e => e.textContent.trim())"))
+                checks.check("runs: every status in the listing", statuses == set(STATUSES), f"{sorted(statuses)}")
+                checks.check("runs: no pagination link under 50 runs", b.page.locator("#older").count() == 0)
                 b.shot("runs.png")
                 b.visit("runs: all of acme", "/runs?tenant=acme")
                 ids = b.run_ids()
@@ -512,6 +534,23 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("runs ?children=1: the tree's 7 children and its parent", len(ids) == 8 and runs["tree"] in ids, f"{len(ids)} rows")
                 b.visit("runs: initech without children", "/runs?tenant=initech")
                 checks.check("runs: children hidden by default", b.run_ids() == children, f"{b.run_ids()}")
+                reviews = [runs[f"review{i}"] for i in range(1, 4)]
+                b.visit("runs ?feature=support_reply", "/runs?feature=support_reply")
+                checks.check("runs ?feature=: the three reviewed replies", sorted(b.run_ids()) == sorted(reviews), f"{b.run_ids()}")
+                b.visit("runs ?subject=ticket:1041", "/runs?subject=ticket:1041")
+                checks.check("runs ?subject=: the one ticket's run", b.run_ids() == [runs["review1"]], f"{b.run_ids()}")
+                b.visit("runs ?q=RUN_ID", f"/runs?q={runs['tree']}")
+                checks.check("runs ?q=run id: that run", b.run_ids() == [runs["tree"]], f"{b.run_ids()}")
+                b.visit("runs ?from=tomorrow", "/runs?from=2999-01-01")
+                checks.check("runs ?from= in the future: none", b.run_ids() == [], f"{b.run_ids()}")
+                b.has("runs ?from= in the future: says so", "no runs match")
+                b.visit("runs ?from=&to=", "/runs?from=2000-01-01&to=2999-01-01&tenant=globex")
+                checks.check("runs ?from=&to=: globex's runs", len(b.run_ids()) == 5, f"{len(b.run_ids())} rows")
+                # What a page echoes or shows from a request or an app is escaped.
+                b.visit("runs: markup in a filter", "/runs?tenant=%22%3E%3Cb%20id%3Dinjected%3Ex%3C%2Fb%3E")
+                checks.check("runs: markup in a filter is not rendered", b.page.locator("#injected").count() == 0)
+                value = b.page.eval_on_selector("input[name=tenant]", "i => i.value")
+                checks.check("runs: the filter echoes the text as typed", value == '"><b id=injected>x</b>', f"{value!r}")
 
             def failed_filter() -> None:
                 b.visit("runs ?status=failed", "/runs?status=failed")
@@ -533,6 +572,10 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("runs: the form filters by status and tenant", b.run_ids() == [runs["incomplete"]], f"{b.run_ids()} at {b.page.url}")
 
             def pagination() -> None:
+                world.insert_stark()
+                b.visit("runs: page 1 of everything", "/runs")
+                checks.check("runs: a page of 50 runs once there are more", len(b.run_ids()) == 50, f"{len(b.run_ids())}")
+                checks.check("runs: pagination link once there are more", b.page.locator("#older").count() == 1)
                 b.visit("runs ?tenant=stark (page 1)", "/runs?tenant=stark")
                 first = b.run_ids()
                 checks.check("pagination: first page of 50", len(first) == 50, f"{len(first)}")
@@ -548,7 +591,7 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 for name, status in [
                     ("completed1", "completed"), ("failed1", "failed"), ("incomplete", "incomplete"), ("cancelled", "cancelled"),
                     ("timed_out", "timed_out"), ("queued", "queued"), ("submitting", "submitting"), ("in_progress", "in_progress"),
-                    ("held", "queued"), ("review3", "completed"),
+                    ("held", "queued"), ("review3", "completed"), ("completed2", "completed"),
                 ]:
                     b.visit(f"run {name}", f"/runs/{runs[name]}")
                     checks.check(f"run {name}: title names the run", runs[name] in b.text("h1"), b.text("h1"))
@@ -565,6 +608,10 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                     if name == "completed1":
                         b.has("run completed1: the output", "Summary of a")
                         b.has("run completed1: usage", "input (")
+                    if name == "completed2":
+                        shown = b.detail_value("idempotency key")
+                        checks.check("run completed2: markup in its idempotency key shown as text", shown == MARKUP_KEY, f"{shown!r}")
+                        checks.check("run completed2: and not rendered", b.page.locator("#injected, main img").count() == 0)
                     if name == "held":
                         b.has("run held: the wait reason", "waiting:")
                     if name in ("queued", "in_progress", "submitting"):
@@ -583,6 +630,14 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 levels = sorted({row[1] for row in children})
                 checks.check("tree parent: levels 0 and 1", levels == ["0", "1"], f"{levels}")
                 b.has("tree parent: its output keeps the planted facts", "FACT-1")
+                with world.db() as connection:
+                    expanded = connection.execute(
+                        "SELECT details FROM ai_run_events WHERE run_id = ? AND kind = 'expanded'", (runs["tree"],)).fetchone()
+                recorded = json.loads(expanded[0])["deadline"] if expanded else None
+                shown = b.detail_value("deadline")
+                checks.known_bug("tree parent: the deadline shown is the tree's (recorded on its expanded event)", shown == recorded,
+                                 f"page shows {shown}, the worker enforces {recorded} (Dashboard+Run.swift shows Run.storedDeadline, "
+                                 "created_at + policy.deadline_seconds, OperatorViews.swift:78)")
                 b.shot("run-tree.png")
                 b.click("tree child (followed from the parent)", f"{TREE_TABLE} >> tbody tr >> nth=0 >> a")
                 b.has("tree child: names its parent", runs["tree"])
@@ -619,6 +674,9 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 b.has("unknown run: says not found", "not found")
                 b.visit("bad status filter", "/runs?status=bogus", status=400, console=False)
                 b.has("bad status filter: names it", "unknown status")
+                b.visit("bad date filter", "/runs?from=yesterday", status=400, console=False)
+                b.has("bad date filter: names it", "from must be a date")
+                b.visit("unknown action", f"/runs/{runs['completed1']}/explode", status=404, console=False)
 
             def phone() -> None:
                 phone_context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
@@ -684,6 +742,12 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 count = b.page.inner_text("#count").strip()
                 checks.check("bulk cancel: #count is 4", count == "4", f"#count {count!r}")
                 b.has("bulk cancel: confirmation describes the filter", "tenant = umbrella")
+                confirmation = b.page.url
+                b.click("bulk cancel: the '5 s' refresh link of the confirmation", "header .refresh a >> text=5 s")
+                described = b.text("main p")
+                checks.known_bug("bulk cancel: the refresh links keep the filter", "tenant = umbrella" in described,
+                                 f"{b.page.url} asks {described!r} (HTML.page builds the links from path \"\" and no query)")
+                b.visit("bulk cancel: back to the confirmation", urlparse(confirmation).path + "?" + urlparse(confirmation).query)
                 b.click("bulk cancel: #confirm", "#confirm")
                 b.has("bulk cancel: done", "4 runs cancelled", "#done")
                 statuses = world.statuses()
@@ -709,9 +773,9 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("refused: the review is still pending", world.row(runs["review3"])["review_state"] == "pending")
 
             for name, body in [
-                ("overview", overview), ("runs", runs_list), ("failed filter", failed_filter), ("pagination", pagination),
-                ("run details", details), ("tree", tree), ("attention", attention), ("metrics", metrics), ("error pages", errors),
-                ("phone", phone), ("cancel queued", cancel_queued), ("cancel in flight", cancel_in_flight),
+                ("overview", overview), ("phone", phone), ("runs", runs_list), ("failed filter", failed_filter),
+                ("pagination", pagination), ("run details", details), ("tree", tree), ("attention", attention), ("metrics", metrics),
+                ("error pages", errors), ("cancel queued", cancel_queued), ("cancel in flight", cancel_in_flight),
                 ("retry failed", retry_failed), ("accept", lambda: review("review1", "accept", "accepted")),
                 ("discard", lambda: review("review2", "discard", "discarded")), ("bulk cancel", bulk_cancel),
                 ("forged posts", forged_posts),
@@ -796,6 +860,8 @@ def main() -> int:
         print(f"ERROR: {fatal}", flush=True)
         print(f"browser test: stopped after {checks.passed} passed checks, {len(checks.failed)} failed ({elapsed:.1f} s)")
         return 2
+    if checks.known or checks.fixed:
+        print(f"known dashboard bugs still showing: {len(checks.known)}" + (f"; fixed, to make plain checks: {len(checks.fixed)}" if checks.fixed else ""))
     if checks.failed:
         print(f"browser test: {len(checks.failed)} of {checks.passed + len(checks.failed)} checks FAILED ({elapsed:.1f} s): "
               + ", ".join(checks.failed[:10]) + (" …" if len(checks.failed) > 10 else ""))

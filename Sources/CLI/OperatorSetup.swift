@@ -61,7 +61,7 @@ enum OperatorSetup {
         let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
-            _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw KilnError(.invalidArgument, "rename failed") }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw KilnError(.invalidArgument, "--metrics-file: cannot write \(path)")

@@ -137,11 +137,11 @@ struct WorkerSetup {
 
     /// Runs `services` until SIGTERM/SIGINT, or one round of passes with `--once`.
     func run(submit: Bool, poll: Bool, once: Bool, logger: Logger) async throws {
-        if once, listener != nil { throw KilnError(.invalidArgument, "--listen serves HTTP and does not go with --once") }
-        if !once, metricsFile != nil {
-            throw KilnError(.invalidArgument, "--metrics-file is for --once passes; a daemon serves /metrics with --listen")
-        }
         do {
+            if once, listener != nil { throw KilnError(.invalidArgument, "--listen serves HTTP and does not go with --once") }
+            if !once, metricsFile != nil {
+                throw KilnError(.invalidArgument, "--metrics-file is for --once passes; a daemon serves /metrics with --listen")
+            }
             try await work(submit: submit, poll: poll, once: once, logger: logger)
         } catch {
             try? await client.shutdown()

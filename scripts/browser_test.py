@@ -2,15 +2,20 @@
 """End-to-end browser test of the operator dashboard (`kiln serve --listen`).
 
 In a temporary directory: starts the provider simulator, seeds a SQLite database with runs of
-every status (completed, failed, incomplete, cancelled, timed_out, queued, held by a limit,
-submitting, in_progress), a long document summarized as a tree of children, reviewed runs and
-five tenants, works them with `kiln work --once` passes, serves the dashboard on a loopback port
-and drives it with headless Chromium: every page answers 200, logs no console error and asks no
-other host for anything; the actions (cancel, retry, accept, discard, a bulk cancel) go through
-their confirmation pages and change the runs they name, and only those. Screenshots land in
---screenshots. Prints one line per check and exits 0 only when every check passed.
+every status (completed, failed, incomplete, cancelled, timed_out, queued, queued and held by a
+tenant limit, submitting, in_progress), a long document summarized as a tree of children,
+reviewed runs and seven tenants, works them with `kiln work --once` passes, serves the dashboard
+on a loopback port and drives it with headless Chromium: every page answers 200, logs no console
+error and asks no other host for anything; the actions (cancel, retry, accept, discard, a bulk
+cancel) go through their confirmation pages and change the runs they name, and only those; forged
+posts are refused. Screenshots land in --screenshots.
+
+Prints one line per check (PASS/FAIL; KNOWN for a dashboard bug reported and not fixed yet, which
+does not fail the run; FIXED when such a bug no longer shows) and a summary; exits 0 only when
+every check passed, 1 when one failed, 2 when the test could not be set up.
 
 Usage: scripts/browser-test [--kiln PATH] [--screenshots DIR] [--keep-temp]
+(defaults .build/debug/kiln and docs/screenshots, from the repository root)
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import sys
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -111,7 +118,8 @@ class Processes:
     def start(self, args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
         handle = open(log_path, "ab")
         try:
-            child = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            child = subprocess.Popen(args, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     preexec_fn=die_with_parent)
         finally:
             handle.close()
         self.children.append(child)
@@ -136,6 +144,16 @@ class Processes:
                 self.stop(child)
             except Exception:  # noqa: BLE001 — best effort on the way out
                 pass
+
+
+def die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 — not Linux: the finally clause still stops them
+        pass
 
 
 def free_port() -> int:
@@ -248,10 +266,16 @@ class World:
 
     # -- the table (the `ai_runs` contract: apps read and write it directly)
 
-    def db(self) -> sqlite3.Connection:
+    @contextmanager
+    def db(self):
+        """A connection to the test's database: committed and closed after the block."""
         connection = sqlite3.connect(self.database, timeout=10)
         connection.row_factory = sqlite3.Row
-        return connection
+        try:
+            yield connection
+            connection.commit()
+        finally:
+            connection.close()
 
     def row(self, run_id: str) -> sqlite3.Row:
         with self.db() as connection:
@@ -360,7 +384,8 @@ class World:
         blackhole.listen(16)  # connections complete in the backlog; nothing ever answers
         try:
             self.enqueue("submitting", "document_summary", "wayne", {"text": "A memo from Wayne Enterprises about the new tower."})
-            env = dict(self.env, OPENAI_BASE_URL=f"http://127.0.0.1:{blackhole.getsockname()[1]}/v1")
+            # A short lease, so the dashboard lists the run as stuck a few seconds later.
+            env = dict(self.env, OPENAI_BASE_URL=f"http://127.0.0.1:{blackhole.getsockname()[1]}/v1", KILN_SUBMITTER_LEASE_SECONDS="5")
             child = self.processes.start([str(self.kiln), "submit", "--once"], env, self.temp / "submit-blackhole.log")
             try:
                 wait_until("the run to be in submitting", lambda: self.status("submitting") == "submitting", timeout=20, interval=0.05)
@@ -378,14 +403,16 @@ class World:
                                               {"text": f"Umbrella memo {i}: the rain stopped."}))
 
     def insert_stark(self) -> None:
-        # 52 runs inserted by SQL in one transaction, as an app would (same created_at to the
-        # millisecond, so paging must break ties by id): two pages of listing.
+        # 52 runs inserted by SQL, as an app would, all with the same created_at (paging must break
+        # ties by id): two pages of listing. A one-day deadline keeps them off "near their deadline".
         with self.db() as connection:
+            at = connection.execute("SELECT strftime('%Y-%m-%dT%H:%M:%fZ','now')").fetchone()[0]
             for i in range(52):
                 run_id = connection.execute("SELECT 'run_' || lower(hex(randomblob(13)))").fetchone()[0]
                 connection.execute(
-                    "INSERT INTO ai_runs (id, tenant_id, feature, input, policy) VALUES (?, 'stark', 'document_summary', ?, ?)",
-                    (run_id, json.dumps({"text": f"Stark Industries memo number {i}."}), json.dumps({"deadline_seconds": 86400})),
+                    "INSERT INTO ai_runs (id, tenant_id, feature, input, policy, created_at, available_at, updated_at)"
+                    " VALUES (?, 'stark', 'document_summary', ?, ?, ?, ?, ?)",
+                    (run_id, json.dumps({"text": f"Stark Industries memo number {i}."}), json.dumps({"deadline_seconds": 86400}), at, at, at),
                 )
                 self.stark.append(run_id)
 
@@ -433,19 +460,22 @@ class Browser:
         self.foreign.clear()
         self.failed_responses.clear()
 
-    def _end(self, name: str, response, status: int = 200, console: bool = True) -> None:
+    def _end(self, name: str, response, status: int = 200) -> None:
         self.page.wait_for_load_state("load")
         have = response.status if response is not None else None
         self.checks.check(f"{name}: HTTP {status}", have == status, f"got {have} for {self.page.url}")
-        if console:
-            self.checks.check(f"{name}: no console errors", not self.console_errors, "; ".join(self.console_errors)[:400])
+        # An error page the test asks for is logged by the browser as a failed load: that one
+        # message is expected, any other is not.
+        expected = f"Failed to load resource: the server responded with a status of {status} "
+        errors = [text for text in self.console_errors if status == 200 or not text.startswith(expected)]
+        self.checks.check(f"{name}: no console errors", not errors, "; ".join(errors)[:400])
         self.checks.check(f"{name}: no request to another host", not self.foreign, ", ".join(self.foreign)[:400])
         self.checks.check(f"{name}: no failed subresource", not self.failed_responses, ", ".join(self.failed_responses)[:400])
 
-    def visit(self, name: str, path: str, status: int = 200, console: bool = True):
+    def visit(self, name: str, path: str, status: int = 200):
         self._begin()
         response = self.page.goto(self.base + path, wait_until="load")
-        self._end(name, response, status, console)
+        self._end(name, response, status)
         return response
 
     def click(self, name: str, selector: str, status: int = 200):
@@ -492,6 +522,7 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
+            context.set_default_timeout(10_000)
             b = Browser(checks, base, context.new_page(), shots)
 
             def overview() -> None:
@@ -541,6 +572,12 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("runs ?subject=: the one ticket's run", b.run_ids() == [runs["review1"]], f"{b.run_ids()}")
                 b.visit("runs ?q=RUN_ID", f"/runs?q={runs['tree']}")
                 checks.check("runs ?q=run id: that run", b.run_ids() == [runs["tree"]], f"{b.run_ids()}")
+                b.visit("runs: live refresh", "/runs?status=failed&refresh=5")
+                meta = b.page.locator("meta[http-equiv=refresh]")
+                checks.check("runs ?refresh=5: the page reloads itself every 5 s",
+                             meta.count() == 1 and meta.get_attribute("content") == "5")
+                pause = b.page.get_attribute("header .refresh a >> text=pause", "href") or ""
+                checks.check("runs ?refresh=5: the pause link keeps the filter", "status=failed" in pause and "refresh=0" in pause, pause)
                 b.visit("runs ?from=tomorrow", "/runs?from=2999-01-01")
                 checks.check("runs ?from= in the future: none", b.run_ids() == [], f"{b.run_ids()}")
                 b.has("runs ?from= in the future: says so", "no runs match")
@@ -644,12 +681,18 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("tree child: no retry or cancel on a child", b.page.locator("#retry, #cancel").count() == 0)
 
             def attention() -> None:
+                now = lambda: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # noqa: E731
+                wait_until("the submitting run's lease to run out", lambda: world.row(runs["submitting"])["lease_expires_at"] < now(), timeout=30)
                 b.visit("attention /attention", "/attention")
                 b.has("attention: failures by code", "Failures of the last 7 days by code")
                 link = b.page.locator("main a[href^='/runs?status=failed&error=']")
                 checks.check("attention: a failure code links to its runs", link.count() >= 1)
                 b.has("attention: the held run", runs["held"])
                 b.has("attention: near the deadline section", "Near their deadline")
+                stuck = b.page.evaluate("""() => { const h = [...document.querySelectorAll('main > h2')].find(h => h.textContent === 'Stuck');
+                    let n = h && h.nextElementSibling; while (n && n.tagName !== 'DIV' && n.tagName !== 'H2') n = n.nextElementSibling;
+                    return n && n.tagName === 'DIV' ? n.innerText : ''; }""")
+                checks.check("attention: the submission whose lease ran out is stuck", runs["submitting"] in stuck and "lease ran out" in stuck, stuck[:200])
                 b.shot("attention.png")
                 if link.count():
                     b.click("attention: failure code link", "main a[href^='/runs?status=failed&error=']")
@@ -664,19 +707,24 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("metrics: held gauge", 'kiln_runs_held{reason=' in body, body[:200])
                 b.visit("healthz", "/healthz")
                 checks.check("healthz: ok", b.page.inner_text("body").strip() == "ok")
+                # The guard behind every "no request to another host" check sees such a request
+                # (/healthz is plain text without the dashboard's Content-Security-Policy).
+                b.page.evaluate("fetch('http://example.com/kiln-probe').catch(() => null)")
+                b.page.wait_for_timeout(200)
+                checks.check("the other-host guard catches a request (self-test)", any("kiln-probe" in url for url in b.foreign), f"{b.foreign}")
+                b.foreign.clear()
                 b.visit("readyz", "/readyz")
                 checks.check("readyz: ready", b.page.inner_text("body").strip() == "ready")
 
             def errors() -> None:
-                # Error pages: the status code and a message naming the problem (the browser logs a
-                # failed document load as a console error, so no console check here).
-                b.visit("unknown run", "/runs/run_doesnotexist", status=404, console=False)
+                # Error pages: the status code and a message naming the problem.
+                b.visit("unknown run", "/runs/run_doesnotexist", status=404)
                 b.has("unknown run: says not found", "not found")
-                b.visit("bad status filter", "/runs?status=bogus", status=400, console=False)
+                b.visit("bad status filter", "/runs?status=bogus", status=400)
                 b.has("bad status filter: names it", "unknown status")
-                b.visit("bad date filter", "/runs?from=yesterday", status=400, console=False)
+                b.visit("bad date filter", "/runs?from=yesterday", status=400)
                 b.has("bad date filter: names it", "from must be a date")
-                b.visit("unknown action", f"/runs/{runs['completed1']}/explode", status=404, console=False)
+                b.visit("unknown action", f"/runs/{runs['completed1']}/explode", status=404)
 
             def phone() -> None:
                 phone_context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True)
@@ -726,6 +774,17 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                              (after["orphan_cost_micros"] or 0) >= (before["cost_micros"] or 0), f"{after['orphan_cost_micros']} vs {before['cost_micros']}")
                 checks.check("retry failed: the other failed run untouched", world.status("failed2") == "failed", world.status("failed2"))
 
+            def retry_timed_out() -> None:
+                b.visit("retry timed out: run page", f"/runs/{runs['timed_out']}")
+                if b.page.locator("#retry").count() == 0:
+                    # Not offering it is one fix of the bug checked after the worker pass below.
+                    checks.known_bug("retry timed out: a retry that cannot be sent is not offered", True, "")
+                    return
+                b.click("retry timed out: #retry", "#retry")
+                b.click("retry timed out: #confirm", "#confirm")
+                shown = (b.detail_value("status") or "").split(" ")[0]
+                checks.check("retry timed out: page shows it queued again", shown == "queued", shown)
+
             def review(name: str, action: str, state: str) -> None:
                 b.visit(f"{action} review: run page", f"/runs/{runs[name]}")
                 b.click(f"{action} review: #{action}", f"#{action}")
@@ -743,10 +802,14 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 checks.check("bulk cancel: #count is 4", count == "4", f"#count {count!r}")
                 b.has("bulk cancel: confirmation describes the filter", "tenant = umbrella")
                 confirmation = b.page.url
-                b.click("bulk cancel: the '5 s' refresh link of the confirmation", "header .refresh a >> text=5 s")
-                described = b.text("main p")
-                checks.known_bug("bulk cancel: the refresh links keep the filter", "tenant = umbrella" in described,
-                                 f"{b.page.url} asks {described!r} (HTML.page builds the links from path \"\" and no query)")
+                refresh = "header .refresh a >> text=5 s"
+                if b.page.locator(refresh).count() == 0:
+                    checks.known_bug("bulk cancel: the refresh links keep the filter", True, "")  # none offered: fixed too
+                else:
+                    b.click("bulk cancel: the '5 s' refresh link of the confirmation", refresh)
+                    described = b.text("main p")
+                    checks.known_bug("bulk cancel: the refresh links keep the filter", "tenant = umbrella" in described,
+                                     f"{b.page.url} asks {described!r} (HTML.page builds the links from path \"\" and no query)")
                 b.visit("bulk cancel: back to the confirmation", urlparse(confirmation).path + "?" + urlparse(confirmation).query)
                 b.click("bulk cancel: #confirm", "#confirm")
                 b.has("bulk cancel: done", "4 runs cancelled", "#done")
@@ -776,7 +839,7 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 ("overview", overview), ("phone", phone), ("runs", runs_list), ("failed filter", failed_filter),
                 ("pagination", pagination), ("run details", details), ("tree", tree), ("attention", attention), ("metrics", metrics),
                 ("error pages", errors), ("cancel queued", cancel_queued), ("cancel in flight", cancel_in_flight),
-                ("retry failed", retry_failed), ("accept", lambda: review("review1", "accept", "accepted")),
+                ("retry failed", retry_failed), ("retry timed out", retry_timed_out), ("accept", lambda: review("review1", "accept", "accepted")),
                 ("discard", lambda: review("review2", "discard", "discarded")), ("bulk cancel", bulk_cancel),
                 ("forged posts", forged_posts),
             ]:
@@ -791,6 +854,16 @@ def browser_checks(checks: Checks, world: World, base: str, shots: Path) -> None
                 b.visit("cancel in flight: run page after a worker pass", f"/runs/{runs['in_progress']}")
                 shown = b.detail_value("status") or ""
                 checks.check("cancel in flight: cancelled once a worker ran", shown.startswith("cancelled"), shown)
+                # The timed-out run retried from its page: sent again, or at once timed out again?
+                with world.db() as connection:
+                    kinds = [row[0] for row in connection.execute(
+                        "SELECT kind FROM ai_run_events WHERE run_id = ? ORDER BY id", (runs["timed_out"],))]
+                if "operator_retried" not in kinds:
+                    return  # not offered (see above)
+                after = kinds[kinds.index("operator_retried") + 1:]
+                checks.known_bug("retry timed out: the retried run is sent to the provider again", "send_started" in after,
+                                 f"after the retry: {after}, status {world.status('timed_out')} (the retry keeps created_at, so the "
+                                 "deadline it is measured against has passed and the next claim times it out without sending)")
 
             checks.section("cancel carried out", carried_out)
             context.close()
@@ -804,6 +877,9 @@ def main() -> int:
     parser.add_argument("--screenshots", default="docs/screenshots", help="where the PNGs go (default docs/screenshots)")
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary directory (database, logs) for a look")
     options = parser.parse_args()
+    root = Path(__file__).resolve().parent.parent
+    kiln_path = Path(options.kiln) if options.kiln != parser.get_default("kiln") else root / options.kiln
+    shots_path = Path(options.screenshots) if options.screenshots != parser.get_default("screenshots") else root / options.screenshots
 
     started = time.monotonic()
     checks = Checks()
@@ -820,7 +896,7 @@ def main() -> int:
         if not os.access(CHROMIUM, os.X_OK):
             raise SetupError(f"{CHROMIUM} not found (apt-get install chromium)")
         kiln = temp / "kiln"
-        stable_copy(Path(options.kiln).resolve(), kiln)
+        stable_copy(kiln_path.resolve(), kiln)
         world = World(temp, kiln, processes)
         log(f"temporary directory {temp}")
         world.write_config()
@@ -834,7 +910,7 @@ def main() -> int:
             checks.check(f"seeded: at least one {status} run", counts.get(status, 0) > 0, f"counts {counts}")
         base = world.start_dashboard()
         log(f"dashboard at {base}")
-        browser_checks(checks, world, base, Path(options.screenshots).resolve())
+        browser_checks(checks, world, base, shots_path.resolve())
     except SetupError as error:
         fatal = str(error)
     except SystemExit as error:

@@ -24,12 +24,12 @@ struct RunStatusTests {
         #expect(from.canMove(to: to) == Self.allowed.contains(key), "\(key)")
     }
 
-    /// Only the operator's retry of a long document leaves a terminal status; no step of the
-    /// worker does, and a completed run never moves.
-    @Test func terminalStatusesAreFinalButForTheRetryOfALongDocument() {
+    /// Only an operator's retry (of a failed run, or a long document's failed children) leaves a
+    /// terminal status; no step of the worker does, and a completed run never moves.
+    @Test func terminalStatusesAreFinalButForAnOperatorsRetry() {
         let terminal = RunStatus.allCases.filter(\.isTerminal).map(\.rawValue).sorted()
         #expect(terminal == ["cancelled", "completed", "failed", "incomplete", "timed_out"])
-        let operatorSteps: Set<RunTransition.Step> = [.resumeTree, .retryChild]
+        let operatorSteps: Set<RunTransition.Step> = [.resumeTree, .retryChild, .operatorRetry]
         for (step, moves) in LegalMoves.table where !operatorSteps.contains(step) {
             #expect(moves.allSatisfy { !$0.from.isTerminal }, "\(step) leaves a terminal status")
         }

@@ -10,9 +10,8 @@ error and asks no other host for anything; the actions (cancel, retry, accept, d
 cancel) go through their confirmation pages and change the runs they name, and only those; forged
 posts are refused. Screenshots land in --screenshots.
 
-Prints one line per check (PASS/FAIL; KNOWN for a dashboard bug reported and not fixed yet, which
-does not fail the run; FIXED when such a bug no longer shows) and a summary; exits 0 only when
-every check passed, 1 when one failed, 2 when the test could not be set up.
+Prints one line per check (PASS/FAIL) and a summary; exits 0 only when every check passed, 1 when
+one failed, 2 when the test could not be set up.
 
 Usage: scripts/browser-test [--kiln PATH] [--screenshots DIR] [--keep-temp]
 (defaults .build/debug/kiln and docs/screenshots, from the repository root)
@@ -83,14 +82,8 @@ class Checks:
         return ok
 
     def known_bug(self, name: str, ok: bool, detail: str) -> None:
-        """A check of a dashboard bug reported and not yet fixed: printed, counted apart, and
-        not failing the run. When it passes, the bug is gone: make it a plain check."""
-        if ok:
-            self.fixed.append(name)
-            print(f"FIXED {name} (a known bug no longer shows: make this a plain check)", flush=True)
-        else:
-            self.known.append(name)
-            print(f"KNOWN {name}: {detail}", flush=True)
+        """A check of a dashboard bug found by this test and fixed since: a plain check now."""
+        self.check(name, ok, detail)
 
     def section(self, name: str, body) -> None:
         """Runs one group of checks; an exception fails the group (and only it)."""
@@ -184,7 +177,7 @@ def wait_until(what: str, predicate, timeout: float, interval: float = 0.2):
     raise SetupError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
 
 
-def stable_copy(source: Path, target: Path, timeout: float = 600) -> None:
+def stable_copy(source: Path, target: Path, timeout: float = 300) -> None:
     """Copies the kiln binary (it may be rebuilt while the test runs), waiting while it is missing
     or still being written, and checks the copy starts."""
     deadline = time.monotonic() + timeout
@@ -504,9 +497,9 @@ class Browser:
 
     def detail_value(self, label: str) -> str | None:
         return self.page.evaluate(
-            """label => { for (const tr of document.querySelectorAll('main table tbody tr')) {
-                 const cells = tr.querySelectorAll('td');
-                 if (cells.length === 2 && cells[0].textContent.trim() === label) return cells[1].textContent.trim(); }
+            """label => { for (const tr of document.querySelectorAll('main table.fields tbody tr')) {
+                 const name = tr.querySelector('th'), value = tr.querySelector('td');
+                 if (name && value && name.textContent.trim() === label) return value.textContent.trim(); }
                return null; }""",
             label,
         )

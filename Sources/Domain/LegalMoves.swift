@@ -34,7 +34,7 @@ public enum LegalMoves {
         .expand: [Move(.submitting, .inProgress)],
         .treeStep: [Move(.inProgress, .inProgress)],
         .resumeTree: [Move(.failed, .inProgress)],
-        .operatorRetry: [Move(.failed, .queued), Move(.timedOut, .queued)],
+        .operatorRetry: [Move(.failed, .queued)],
         .retryChild: [Move(.failed, .queued), Move(.timedOut, .queued), Move(.incomplete, .queued), Move(.cancelled, .queued)],
     ]
 

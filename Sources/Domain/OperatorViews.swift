@@ -34,7 +34,8 @@ public struct Attention: Sendable, Hashable {
     public var orphans: [RunID] = []
     /// Submissions whose lease ran out, and in-flight runs whose poll is overdue by minutes.
     public var stuck: [Run] = []
-    /// Unfinished runs whose deadline comes within the hour.
+    /// Unfinished runs (not long documents' parents) whose deadline comes within 15 minutes, by
+    /// their stored policy.
     public var nearDeadline: [Run] = []
     /// Failures of the last 7 days by `error.code`, most first.
     public var failuresByCode: [(code: String, count: Int)] = []

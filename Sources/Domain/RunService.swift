@@ -195,10 +195,20 @@ public struct RunService: Sendable {
         return run
     }
 
-    /// An operator's retry of a failed or timed-out run (a long document:
+    /// An operator's retry of a failed run (a long document:
     /// ``retryFailedChildren(of:tenant:now:)``): queued again with its attempts reset and an
-    /// `operator_retried` event; the cost it ran up is kept in `orphan_cost_micros`.
+    /// `operator_retried` event; the cost it ran up is kept in `orphan_cost_micros`. Refused once
+    /// its deadline (from `created_at`) has passed: it would time out before it was sent.
     public func retry(_ id: RunID, tenant: TenantID, now: Date = Date()) async throws -> Run {
+        let current = try await run(id, tenant: tenant)
+        if let policy = try? features.policy(feature: current.feature, overrides: current.policy, defaults: policyDefaults),
+            current.deadline(policy) <= now
+        {
+            throw KilnError(
+                .conflict,
+                "run \(id.rawValue.prefix(64))'s deadline passed at \(Timestamp.format(current.deadline(policy))); a retry would time out before it was sent (enqueue a new run)"
+            )
+        }
         guard let run = try await store.retryRun(id, tenant: tenant, actor: actor, now: now) else {
             throw KilnError(.notFound, "run \(id.rawValue.prefix(64)) not found for tenant \(tenant.rawValue.prefix(64))")
         }

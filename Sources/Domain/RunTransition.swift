@@ -47,7 +47,7 @@ public enum RunTransition: Sendable, Hashable {
     /// A tree child that ended without a result → queued again, held for its parent to
     /// release: attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
     case retryChild
-    /// failed or timed_out → queued: an operator sends a run (not a long document's) again:
+    /// failed → queued: an operator sends a run (not a long document's) again:
     /// attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
     case operatorRetry
 

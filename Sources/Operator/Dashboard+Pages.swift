@@ -139,7 +139,7 @@ extension OperatorServer {
             let next = filters + [("after", "\(Timestamp.format(last.createdAt))|\(last.id.rawValue)"), ("refresh", parameters["refresh"])]
             body += "<p><a id=\"older\" href=\"/runs\(HTML.h(HTML.query(next)))\">Older →</a></p>"
         }
-        if !access.readOnly, !runs.isEmpty {
+        if !access.readOnly, !runs.isEmpty, !(query.status?.isTerminal ?? false) {
             body += "<p><a href=\"/cancel\(HTML.h(HTML.query(filters)))\">Cancel every unfinished run matching this filter…</a></p>"
         }
         return html(
@@ -173,8 +173,10 @@ extension OperatorServer {
             run.status == .submitting ? "lease ran out \(HTML.time(run.leaseExpiresAt))" : "poll due since \(HTML.time(run.nextPollAt))"
         }
         body += "<h2>Near their deadline</h2>"
-        body += list(attention.nearDeadline) { run in
-            let left = run.storedDeadline.timeIntervalSince(now)
+        let near = attention.nearDeadline.filter { deadline(of: $0, events: []) < now.addingTimeInterval(900) }
+        body += "<p class=\"muted\">unfinished runs whose deadline comes within 15 minutes (a long document's parent: see its page)</p>"
+        body += list(near) { run in
+            let left = deadline(of: run, events: []).timeIntervalSince(now)
             return left < 0 ? "deadline passed \(HTML.age(-left)) ago" : "deadline in \(HTML.age(left))"
         }
         body += "<h2>Waiting on a limit or budget</h2>"

@@ -29,7 +29,7 @@ extension OperatorServer {
             row("feature", HTML.h(run.feature)), row("attempt", "\(run.attempt)"),
             row("created", HTML.time(run.createdAt)), row("submitted", HTML.time(run.submittedAt)),
             row("provider finished", HTML.time(run.providerCompletedAt)), row("finalized", HTML.time(run.finalizedAt)),
-            row("deadline", HTML.time(run.storedDeadline)),
+            row("deadline", HTML.time(deadline(of: run, events: events))),
         ]
         if let subject = run.subject { rows.append(row("subject", HTML.h("\(subject.type):\(subject.id)"))) }
         if let key = run.idempotencyKey { rows.append(row("idempotency key", HTML.h(key))) }
@@ -57,7 +57,7 @@ extension OperatorServer {
         if let state = run.reviewState { rows.append(row("review", HTML.h(state + (run.reviewedBy.map { " by \($0)" } ?? "")))) }
         if let cancel = run.cancelRequestedAt { rows.append(row("cancel requested", HTML.time(cancel))) }
         if let erased = run.erasedAt { rows.append(row("erased", HTML.time(erased))) }
-        var body = HTML.table(["", ""], rows)
+        var body = HTML.fields(rows)
         body += actions(for: run)
         // Every response id the run's record knows: its own, and those its events name (duplicates, orphans).
         var responses: [(String, String)] = run.responseID.map { [($0.rawValue, "the run's")] } ?? []
@@ -105,13 +105,26 @@ extension OperatorServer {
                 refresh: refresh(parameters), readOnly: access.readOnly, body: body))
     }
 
+    /// When the run's deadline passes, as the worker enforces it: a long document's parent, the
+    /// deadline recorded when it was cut; any other run, `created_at` + its resolved policy's
+    /// `deadline_seconds` (configured defaults and the feature's policy applied).
+    func deadline(of run: Run, events: [RunEvent]) -> Date {
+        if run.isTreeParent, let recorded = events.last(where: { $0.kind == "expanded" })?.details["deadline"]?.stringValue,
+            let date = Timestamp.parse(recorded)
+        {
+            return date
+        }
+        let policy = try? configuration.features.policy(feature: run.feature, overrides: run.policy, defaults: configuration.policy)
+        return run.createdAt.addingTimeInterval(Double(policy?.deadlineSeconds ?? configuration.policy.deadlineSeconds))
+    }
+
     /// The actions a run allows now, each a link to its confirmation.
     func actions(for run: Run) -> String {
         guard !access.readOnly else { return "" }
         var links: [String] = []
         let base = "/runs/\(HTML.q(run.id.rawValue))"
         if !run.status.isTerminal, run.cancelRequestedAt == nil { links.append("<a id=\"cancel\" href=\"\(base)/cancel\">Cancel…</a>") }
-        if run.status == .failed || run.status == .timedOut, run.parentRunID == nil, run.level == nil {
+        if run.status == .failed, run.parentRunID == nil, run.level == nil, deadline(of: run, events: []) > Date() {
             links.append("<a id=\"retry\" href=\"\(base)/retry\">Retry…</a>")
         }
         if run.reviewState == "pending" {
@@ -125,7 +138,10 @@ extension OperatorServer {
         "cancel": (
             "Cancel", "A queued run is cancelled at once; an in-flight run is cancelled at the provider by its poller (no more spend)."
         ),
-        "retry": ("Retry", "The run is queued again with its attempts reset; what it cost so far is kept as orphan cost."),
+        "retry": (
+            "Retry",
+            "The run is queued again with its attempts reset (its deadline still counts from its creation); what it cost so far is kept as orphan cost."
+        ),
         "accept": ("Accept", "Records the review decision accept (final)."),
         "discard": ("Discard", "Records the review decision discard (final)."),
     ]

@@ -44,7 +44,7 @@ enum HTML {
         }
     }
 
-    static func time(_ date: Date?) -> String { date.map { h(Timestamp.format($0)) } ?? "–" }
+    static func time(_ date: Date?) -> String { date.map { "<span class=\"t\">\(h(Timestamp.format($0)))</span>" } ?? "–" }
 
     /// The page around `body`: navigation, the live-refresh control (`refresh` seconds, 0: paused).
     static func page(title: String, path: String, query: [(String, String?)], refresh: Int, readOnly: Bool, body: String) -> String {
@@ -52,11 +52,16 @@ enum HTML {
             "<a href=\"\(href)\"\(href == path ? " aria-current=\"page\"" : "")>\(name)</a>"
         }.joined()
         let others = query.filter { $0.0 != "refresh" }
-        let control = [0, 5, 15, 60].map { seconds in
-            let label = seconds == 0 ? "pause" : "\(seconds) s"
-            let link = h(path + Self.query(others + [("refresh", String(seconds))]))
-            return seconds == refresh ? "<b>\(label)</b>" : "<a href=\"\(link)\">\(label)</a>"
-        }.joined(separator: " · ")
+        // A confirmation or a result (no path) never refreshes: a reload must not repeat or widen an action.
+        let control =
+            path.isEmpty
+            ? ""
+            : "refresh: "
+                + [0, 5, 15, 60].map { seconds in
+                    let label = seconds == 0 ? "pause" : "\(seconds) s"
+                    let link = h(path + Self.query(others + [("refresh", String(seconds))]))
+                    return seconds == refresh ? "<b>\(label)</b>" : "<a href=\"\(link)\">\(label)</a>"
+                }.joined(separator: " · ")
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8">
@@ -65,7 +70,7 @@ enum HTML {
             <title>\(h(title)) · Kiln</title>
             <style>\(style)</style></head>
             <body><header><strong>Kiln</strong><nav>\(nav)</nav>
-            <span class="refresh">refresh: \(control)</span>\(readOnly ? "<span class=\"ro\">read-only</span>" : "")</header>
+            <span class="refresh">\(control)</span>\(readOnly ? "<span class=\"ro\">read-only</span>" : "")</header>
             <main><h1>\(h(title))</h1>
             \(body)
             </main></body></html>
@@ -77,6 +82,12 @@ enum HTML {
         let head = header.map { "<th>\(h($0))</th>" }.joined()
         let body = rows.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined(separator: "\n")
         return "<div class=\"scroll\"><table><thead><tr>\(head)</tr></thead><tbody>\n\(body)\n</tbody></table></div>"
+    }
+
+    /// Name–value rows, without a header.
+    static func fields(_ rows: [[String]]) -> String {
+        let body = rows.map { "<tr><th scope=\"row\">\($0[0])</th><td>\($0[1])</td></tr>" }.joined(separator: "\n")
+        return "<div class=\"scroll\"><table class=\"fields\"><tbody>\n\(body)\n</tbody></table></div>"
     }
 
     static func status(_ status: String) -> String { "<span class=\"st st-\(h(status))\">\(h(status))</span>" }
@@ -134,6 +145,7 @@ enum HTML {
         svg{width:100%;max-width:720px;height:auto;background:#fff;border:1px solid #e3e3e3}rect.c{fill:#52b788}rect.f{fill:#e63946}
         rect.o{fill:#f4a261}polyline.lag{fill:none;stroke:#3a0ca3;stroke-width:2}.k{padding:0 .4em;color:#fff}.k.c{background:#52b788}
         .k.f{background:#e63946}.k.o{background:#f4a261}.notice{background:#fff3cd;border:1px solid #ffe08a;padding:.5em .8em}
+        table.fields th{width:11em;background:#f7f7f9}td code{word-break:break-all}.t{white-space:nowrap}
         @media (max-width:600px){main{padding:.5em}td,th{padding:.2em .3em;font-size:13px}}
         """
 }

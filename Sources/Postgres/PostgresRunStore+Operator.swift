@@ -91,9 +91,9 @@ extension PostgresRunStore {
                 attention.nearDeadline = try await Self.fetchWithoutInput(
                     connection,
                     """
-                    WHERE status IN ('queued', 'submitting', 'in_progress')
+                    WHERE status IN ('queued', 'submitting', 'in_progress') AND NOT (level IS NOT NULL AND parent_run_id IS NULL)
                         AND created_at + make_interval(secs => coalesce((policy->>'deadline_seconds')::float8, 3600))
-                            < \(now)::timestamptz + interval '1 hour'
+                            < \(now)::timestamptz + interval '15 minutes'
                     ORDER BY created_at LIMIT \(limit)
                     """, logger: logger)
                 for try await (code, count) in try await connection.query(

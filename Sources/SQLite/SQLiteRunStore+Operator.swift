@@ -53,13 +53,15 @@ extension SQLiteRunStore {
                         LIMIT ?
                         """, arguments: [nowText, stuckBefore, limit]
                 ).map(Self.decodeRun)
-                // Unfinished runs whose deadline (created_at + the policy's deadline_seconds) is within the hour.
+                // Unfinished runs whose deadline (created_at + the policy's deadline_seconds) is within 15 minutes;
+                // not a long document's parent, whose deadline was sized for its tree when it was cut.
                 attention.nearDeadline = try Row.fetchAll(
                     db,
                     sql: """
                         SELECT \(Self.columnsWithoutInput) FROM ai_runs WHERE status IN ('queued','submitting','in_progress')
+                            AND NOT (level IS NOT NULL AND parent_run_id IS NULL)
                             AND strftime('%s', created_at) + coalesce(json_extract(policy, '$.deadline_seconds'), 3600)
-                                < strftime('%s', ?) + 3600
+                                < strftime('%s', ?) + 900
                         ORDER BY created_at LIMIT ?
                         """, arguments: [nowText, limit]
                 ).map(Self.decodeRun)

@@ -14,7 +14,8 @@ struct OperatorCommandTests {
         let simulator = Simulator(configuration: simulatorConfiguration)
         try await simulator.withRunning { base in
             let environment = [
-                "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-operator-test-0123456789", "KILN_LOG_FORMAT": "json", "KILN_LOG_LEVEL": "debug",
+                "OPENAI_BASE_URL": base, "OPENAI_API_KEY": "sk-operator-test-0123456789", "KILN_LOG_FORMAT": "json",
+                "KILN_LOG_LEVEL": "debug",
             ]
             let enqueued = try await kiln.run(
                 ["enqueue", "document_summary", "--tenant", "acme", "--input", #"{"text": "A short report."}"#], environment: environment)

@@ -55,7 +55,7 @@ struct LegalMovesTests {
         .accept: ["submitting→in_progress"],
         .requeue: ["submitting→queued"],
         .fail: ["queued→failed", "submitting→failed", "in_progress→failed"],
-        .operatorRetry: ["failed→queued", "timed_out→queued"],
+        .operatorRetry: ["failed→queued"],
         .cancelBeforeSubmission: ["queued→cancelled", "submitting→cancelled"],
         .timeOut: ["queued→timed_out", "submitting→timed_out", "in_progress→timed_out"],
         .claimForPoll: ["in_progress→in_progress"],

@@ -50,7 +50,8 @@ struct DashboardFixture {
             ids[name] =
                 try await service.enqueue(
                     .init(
-                        feature: "document_summary", tenant: TenantID(tenant), subject: subject, input: ["text": .string("Report \(name).")],
+                        feature: "document_summary", tenant: TenantID(tenant), subject: subject,
+                        input: ["text": .string("Report \(name).")],
                         idempotencyKey: key)
                 ).run.id
         }
@@ -84,7 +85,9 @@ struct DashboardFixture {
         return DashboardFixture(store: store, execute: execute, ids: ids)
     }
 
-    func server(access: OperatorAccess = OperatorAccess(credentials: .none, readOnly: false, formToken: "token-0123456789")) -> OperatorServer {
+    func server(
+        access: OperatorAccess = OperatorAccess(credentials: .none, readOnly: false, formToken: "token-0123456789")
+    ) -> OperatorServer {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return OperatorServer(
@@ -122,7 +125,8 @@ extension TestClientProtocol {
     func post(_ uri: String, form: [String: String], headers: HTTPFields? = nil) async throws -> Page {
         var fields = headers ?? [HTTPField.Name("Sec-Fetch-Site")!: "same-origin"]
         fields[.contentType] = "application/x-www-form-urlencoded"
-        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+        let body = form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(
+            separator: "&")
         return try await execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(string: body)) { response in
             Page(status: response.status, body: String(buffer: response.body), headers: response.headers)
         }

@@ -25,7 +25,9 @@ struct DashboardTests {
             #expect(!overview.body.contains("http://") && !overview.body.contains("https://"), "no external assets")
 
             let all = try await client.get("/runs")
-            for name in ["queued", "failed", "review", "flying", "hostile"] { #expect(all.body.contains(ids[name]!.rawValue), "\(name) listed") }
+            for name in ["queued", "failed", "review", "flying", "hostile"] {
+                #expect(all.body.contains(ids[name]!.rawValue), "\(name) listed")
+            }
             #expect(all.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "a tenant name is escaped")
             #expect(!all.body.contains("<script>alert(1)"), "never raw")
 
@@ -77,7 +79,8 @@ struct DashboardTests {
         defer { f.shutdown() }
         let service = RunService(store: f.store, actor: "app")
         for index in 0..<60 {
-            _ = try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("pages"), input: ["text": .string("P\(index).")]))
+            _ = try await service.enqueue(
+                .init(feature: "document_summary", tenant: TenantID("pages"), input: ["text": .string("P\(index).")]))
         }
         try await f.test(f.server()) { client in
             let first = try await client.get("/runs?tenant=pages")
@@ -101,7 +104,10 @@ struct DashboardTests {
         let service = RunService(store: f.store, actor: "app")
         var made: [RunID] = []
         for index in 0..<3 {
-            made.append(try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("bulk"), input: ["text": .string("B\(index)")])).run.id)
+            made.append(
+                try await service.enqueue(
+                    .init(feature: "document_summary", tenant: TenantID("bulk"), input: ["text": .string("B\(index)")])
+                ).run.id)
         }
         let bulk = made
         try await f.test(f.server()) { client in
@@ -113,10 +119,12 @@ struct DashboardTests {
             #expect(try await client.post(uri, form: [:]).status == .forbidden)
             #expect(try await client.post(uri, form: ["csrf": "wrong"]).status == .forbidden)
             #expect(
-                try await client.post(uri, form: ["csrf": "token-0123456789"], headers: [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"]).status
+                try await client.post(uri, form: ["csrf": "token-0123456789"], headers: [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"])
+                    .status
                     == .forbidden)
             #expect(
-                try await client.post(uri, form: ["csrf": "token-0123456789"], headers: [HTTPField.Name("Origin")!: "https://evil.example"]).status
+                try await client.post(uri, form: ["csrf": "token-0123456789"], headers: [HTTPField.Name("Origin")!: "https://evil.example"])
+                    .status
                     == .forbidden)
             #expect(try await f.store.run(ids["queued"]!, tenant: nil)?.status == .queued, "nothing happened")
 
@@ -157,7 +165,9 @@ struct DashboardTests {
             #expect(refused.status == .unauthorized)
             #expect(refused.headers[.wwwAuthenticate]?.hasPrefix("Basic") == true)
             #expect(try await client.get("/metrics").status == .unauthorized)
-            #expect(try await client.get("/runs", headers: [.authorization: "Basic " + Data("ops:wrong".utf8).base64EncodedString()]).status == .unauthorized)
+            #expect(
+                try await client.get("/runs", headers: [.authorization: "Basic " + Data("ops:wrong".utf8).base64EncodedString()]).status
+                    == .unauthorized)
             let good: HTTPFields = [.authorization: "Basic " + Data("ops:s3cret-pass".utf8).base64EncodedString()]
             #expect(try await client.get("/runs", headers: good).status == .ok)
             #expect(try await client.get("/metrics", headers: good).status == .ok)

@@ -52,11 +52,16 @@ struct MetricsTests {
         // Runs of one feature of their own, so the counters hold only this test's runs.
         let service = RunService(store: f.store, actor: "app")
         var expectedStatus: [RunID: RunStatus] = [:]
-        for (text, status) in [("One.", RunStatus.completed), ("Two.", .completed), ("Three [sim:fail]", .failed), ("Four [sim:incomplete]", .incomplete)] {
-            let run = try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("metrics"), input: ["text": .string(text)])).run
+        for (text, status) in [
+            ("One.", RunStatus.completed), ("Two.", .completed), ("Three [sim:fail]", .failed), ("Four [sim:incomplete]", .incomplete),
+        ] {
+            let run = try await service.enqueue(
+                .init(feature: "document_summary", tenant: TenantID("metrics"), input: ["text": .string(text)])
+            ).run
             expectedStatus[run.id] = status
         }
-        let cancelled = try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("metrics"), input: ["text": "Five."])).run
+        let cancelled = try await service.enqueue(.init(feature: "document_summary", tenant: TenantID("metrics"), input: ["text": "Five."]))
+            .run
         // The fixture's other runs are not this test's: park them.
         try await f.execute("UPDATE ai_runs SET status = 'cancelled' WHERE tenant_id <> 'metrics' AND status IN ('queued', 'in_progress')")
 
@@ -71,8 +76,10 @@ struct MetricsTests {
             var logger = Logger(label: "test")
             logger.logLevel = .critical
             let client = HTTPResponsesClient(
-                settings: configuration.provider, apiKey: APIKey("sk-metrics-0123456789abcdef"), logger: logger, maxRetries: 1, maxRetryWait: 1)
-            let environment = WorkerEnvironment(store: f.store, client: client, configuration: configuration, owner: "test:metrics", logger: logger)
+                settings: configuration.provider, apiKey: APIKey("sk-metrics-0123456789abcdef"), logger: logger, maxRetries: 1,
+                maxRetryWait: 1)
+            let environment = WorkerEnvironment(
+                store: f.store, client: client, configuration: configuration, owner: "test:metrics", logger: logger)
             try await withMetricsFactory(factory) {
                 _ = try await service.cancel(cancelled.id, tenant: TenantID("metrics"))
                 let submitter = Submitter(environment: environment)
@@ -81,7 +88,9 @@ struct MetricsTests {
                 while Date() < deadline {
                     _ = try await submitter.runOnce(now: Date())
                     _ = try await poller.runOnce(now: Date())
-                    if try await f.store.runs(matching: RunQuery(tenant: TenantID("metrics"))).allSatisfy({ $0.status.isTerminal }) { break }
+                    if try await f.store.runs(matching: RunQuery(tenant: TenantID("metrics"))).allSatisfy({ $0.status.isTerminal }) {
+                        break
+                    }
                     try await Task.sleep(for: .milliseconds(30))
                 }
             }
@@ -110,7 +119,9 @@ struct MetricsTests {
         let input = runs.reduce(0) { $0 + ($1.usage?.inputTokens ?? 0) }
         #expect(series["kiln_tokens_total{feature=\"document_summary\",type=\"input\"}"] == Double(input))
         #expect(series["kiln_run_duration_seconds_count{feature=\"document_summary\",status=\"completed\"}"] == 2)
-        #expect(series["kiln_run_duration_seconds_bucket{feature=\"document_summary\",status=\"completed\",le=\"28800.0\"}"] == 2, "buckets reach 8 h")
+        #expect(
+            series["kiln_run_duration_seconds_bucket{feature=\"document_summary\",status=\"completed\",le=\"28800.0\"}"] == 2,
+            "buckets reach 8 h")
         #expect(series["kiln_run_queue_duration_seconds_count{feature=\"document_summary\"}"] == 4)
         #expect((series["kiln_last_pass_timestamp_seconds{worker=\"poller\"}"] ?? 0) > Date().timeIntervalSince1970 - 120)
         #expect(series["kiln_runs{status=\"queued\",feature=\"\"}"] == 0, "nothing left queued")

@@ -44,7 +44,7 @@ extension InMemoryRunStore {
                         || ($0.status == .inProgress && ($0.nextPollAt ?? .distantFuture) < now.addingTimeInterval(-300))
                 }.prefix(limit))
             attention.nearDeadline = Array(
-                runs.filter { !$0.status.isTerminal && $0.storedDeadline < now.addingTimeInterval(3600) }.prefix(limit))
+                runs.filter { !$0.status.isTerminal && !$0.isTreeParent && $0.storedDeadline < now.addingTimeInterval(900) }.prefix(limit))
             let failed = runs.filter { $0.status == .failed && ($0.finalizedAt ?? .distantPast) >= now.addingTimeInterval(-7 * 86_400) }
             attention.failuresByCode = Dictionary(grouping: failed) { $0.error?.code ?? "?" }.map { (code: $0.key, count: $0.value.count) }
                 .sorted { ($0.count, $1.code) > ($1.count, $0.code) }

@@ -104,6 +104,10 @@ public protocol RunStore: Sendable {
     /// day, oldest first.
     func spend(_ query: SpendQuery) async throws -> [SpendRow]
 
+    /// The `limit` tenants (or features) that spent most over 30 days, with their cost today, over
+    /// 7 and 30 days, summed in the database (the dashboard's cost tables).
+    func spendTotals(by dimension: SpendDimension, now: Date, limit: Int) async throws -> [SpendTotal]
+
     /// Deletes up to `limit` runs that ended before `cutoff` (with their events), in one short
     /// transaction, and returns how many; call again until it returns 0. Kept: a long document's
     /// child while its parent is not finished, a parent while a child is not, and a run whose

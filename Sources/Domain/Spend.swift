@@ -66,3 +66,33 @@ extension Array where Element == SpendRow {
         reduce((0, 0, 0, 0)) { ($0.0 + $1.runs, $0.1 + $1.inputTokens, $0.2 + $1.outputTokens, $0.3 + $1.costMicros) }
     }
 }
+
+/// What the dashboard sums spend by.
+public enum SpendDimension: String, Sendable, Hashable {
+    case tenant
+    case feature
+}
+
+/// One tenant's or feature's cost today, over 7 and over 30 days (UTC days, today included),
+/// and its runs over 30 days, from `kiln_usage_daily`.
+public struct SpendTotal: Sendable, Hashable {
+    public var key: String
+    public var todayMicros: Int64
+    public var weekMicros: Int64
+    public var monthMicros: Int64
+    public var runs: Int
+
+    public init(key: String, todayMicros: Int64, weekMicros: Int64, monthMicros: Int64, runs: Int) {
+        self.key = key
+        self.todayMicros = todayMicros
+        self.weekMicros = weekMicros
+        self.monthMicros = monthMicros
+        self.runs = runs
+    }
+
+    /// `YYYY-MM-DD` of today, 6 and 29 days before (UTC).
+    public static func days(_ now: Date) -> (today: String, week: String, month: String) {
+        func day(_ offset: Double) -> String { String(Timestamp.format(now.addingTimeInterval(-offset * 86_400)).prefix(10)) }
+        return (day(0), day(6), day(29))
+    }
+}

@@ -14,7 +14,8 @@ extension OperatorServer {
         let summary = try await views.summary.get()
         let live = try await views.live.get()
         let hours = try await views.activity.get()
-        let spend = try await views.spend.get()
+        let byTenant = try await views.spendByTenant.get()
+        let byFeature = try await views.spendByFeature.get()
         var body = "<section class=\"cards\">"
         for status in RunStatus.allCases {
             let count = summary.counts[status.rawValue] ?? 0
@@ -37,34 +38,22 @@ extension OperatorServer {
         let failures = hours.reduce(0) { $0 + $1.failed }
         let finished = hours.reduce(0) { $0 + $1.completed + $1.failed + $1.other }
         body += "<p>\(finished) runs ended, \(failures) failed.</p>"
-        body += "<h2>Cost by tenant</h2>" + spendTable(spend, key: { $0.tenantID.rawValue }, name: "tenant", now: now)
-        body += "<h2>Cost by feature</h2>" + spendTable(spend, key: { $0.feature }, name: "feature", now: now)
+        body += "<h2>Cost by tenant</h2>" + spendTable(byTenant, name: "tenant")
+        body += "<h2>Cost by feature</h2>" + spendTable(byFeature, name: "feature")
         return html(
             HTML.page(
                 title: "Overview", path: "/", query: [("refresh", parameters["refresh"])], refresh: refresh(parameters),
                 readOnly: access.readOnly, body: body))
     }
 
-    private func spendTable(_ rows: [SpendRow], key: (SpendRow) -> String, name: String, now: Date) -> String {
-        let today = String(Timestamp.format(now).prefix(10))
-        let week = String(Timestamp.format(now.addingTimeInterval(-6 * 86_400)).prefix(10))
-        var totals: [String: (today: Int64, week: Int64, month: Int64, runs: Int)] = [:]
-        for row in rows {
-            var total = totals[key(row)] ?? (0, 0, 0, 0)
-            if row.day == today { total.today += row.costMicros }
-            if row.day >= week { total.week += row.costMicros }
-            total.month += row.costMicros
-            total.runs += row.runs
-            totals[key(row)] = total
-        }
-        let sorted = totals.sorted { ($0.value.month, $1.key) > ($1.value.month, $0.key) }.prefix(50)
-        let filter = name == "tenant" ? "tenant" : "feature"
-        return HTML.table(
+    /// The 50 that spent most over 30 days (summed by the database).
+    private func spendTable(_ totals: [SpendTotal], name: String) -> String {
+        HTML.table(
             [name, "today", "7 days", "30 days", "runs (30 d)"],
-            sorted.map { key, total in
+            totals.map { total in
                 [
-                    "<a href=\"/runs?\(filter)=\(HTML.q(key))\">\(HTML.h(key))</a>", HTML.dollars(total.today), HTML.dollars(total.week),
-                    HTML.dollars(total.month), "\(total.runs)",
+                    "<a href=\"/runs?\(name)=\(HTML.q(total.key))\">\(HTML.h(total.key))</a>", HTML.dollars(total.todayMicros),
+                    HTML.dollars(total.weekMicros), HTML.dollars(total.monthMicros), "\(total.runs)",
                 ]
             }, empty: "no spend in the last 30 days")
     }

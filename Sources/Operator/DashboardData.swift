@@ -9,14 +9,17 @@ final class DashboardData: Sendable {
     let live: Cached<LiveCounts>
     let attention: Cached<Attention>
     let activity: Cached<[ActivityHour]>
-    let spend: Cached<[SpendRow]>
+    let spendByTenant: Cached<[SpendTotal]>
+    let spendByFeature: Cached<[SpendTotal]>
 
-    init(store: any RunStore) {
-        summary = Cached(ttl: .seconds(10)) { try await store.summary() }
-        live = Cached(ttl: .seconds(10)) { try await store.liveCounts() }
+    /// The counts are the metrics exporter's (one read of a big table serves both).
+    init(store: any RunStore, metrics: MetricsExporter) {
+        summary = metrics.summary
+        live = metrics.live
         attention = Cached(ttl: .seconds(15)) { try await store.attention(now: Date(), limit: 50) }
         activity = Cached(ttl: .seconds(15)) { try await store.activity(since: Self.chartStart(Date())) }
-        spend = Cached(ttl: .seconds(30)) { try await store.spend(SpendQuery(since: Date().addingTimeInterval(-30 * 86_400))) }
+        spendByTenant = Cached(ttl: .seconds(30)) { try await store.spendTotals(by: .tenant, now: Date(), limit: 50) }
+        spendByFeature = Cached(ttl: .seconds(30)) { try await store.spendTotals(by: .feature, now: Date(), limit: 50) }
     }
 
     /// The charts cover the last 24 hours, from the top of an hour.

@@ -8,7 +8,8 @@ import Prometheus
 /// swift-prometheus) and gauges read from the store at scrape time, cached a few seconds.
 public final class MetricsExporter: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let live: Cached<(LiveCounts, RunSummary)>
+    let live: Cached<LiveCounts>
+    let summary: Cached<RunSummary>
 
     /// Run-level histograms reach 8 hours (a background run may wait in the provider's queue
     /// for hours); provider calls and poll lag keep finer buckets.
@@ -27,12 +28,15 @@ public final class MetricsExporter: Sendable {
 
     public init(store: any RunStore, registry: PrometheusCollectorRegistry, cacheSeconds: Int = 5) {
         self.registry = registry
-        live = Cached(ttl: .seconds(cacheSeconds)) { (try await store.liveCounts(), try await store.summary()) }
+        live = Cached(ttl: .seconds(cacheSeconds)) { try await store.liveCounts() }
+        // The summary reads the whole table (sums of cost): at most every 10 s, for scrapes and pages alike.
+        summary = Cached(ttl: .seconds(cacheSeconds == 0 ? 0 : max(cacheSeconds, 10))) { try await store.summary() }
     }
 
     /// The exposition text (`text/plain; version=0.0.4`).
     public func render(now: Date = Date()) async throws -> String {
-        let (counts, summary) = try await live.get()
+        let counts = try await live.get()
+        let summary = try await self.summary.get()
         var out = registry.emitToString()
         out += "# HELP kiln_runs Runs not finished, by status and feature (read from the table).\n# TYPE kiln_runs gauge\n"
         var seen = Set<String>()

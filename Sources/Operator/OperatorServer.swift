@@ -22,7 +22,7 @@ public struct OperatorServer: Sendable {
         self.access = access
         self.metrics = metrics
         self.logger = logger
-        self.views = DashboardData(store: store)
+        self.views = DashboardData(store: store, metrics: metrics)
     }
 
     /// Most runs one bulk cancel acts on (in batches of ``bulkBatch``), as Oban Web and River UI cap theirs.

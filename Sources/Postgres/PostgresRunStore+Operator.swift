@@ -15,6 +15,10 @@ extension PostgresRunStore {
             "CREATE INDEX ai_runs_created ON ai_runs (created_at)",
             "CREATE INDEX ai_runs_error_code ON ai_runs ((error->>'code'), created_at) WHERE error IS NOT NULL",
             "CREATE INDEX ai_runs_idempotency ON ai_runs (idempotency_key) WHERE idempotency_key IS NOT NULL",
+            "CREATE INDEX ai_runs_subject_created ON ai_runs (subject_type, subject_id, created_at)",
+            // Failures are concentrated in a few codes: without this the planner takes status and
+            // code as independent and reads every failure of a code to sort it (PostgreSQL 14+).
+            "CREATE STATISTICS ai_runs_status_error (dependencies, mcv) ON status, (error->>'code') FROM ai_runs",
         ]
     )
 
@@ -157,6 +161,32 @@ extension PostgresRunStore {
                 try await connection.query("SELECT pg_notify('kiln_runs', 'retry')", logger: logger)
                 return try await Self.fetch(connection, "WHERE id = \(id.rawValue)", logger: logger).first
             }
+        }
+    }
+}
+
+extension PostgresRunStore {
+    public func spendTotals(by dimension: SpendDimension, now: Date, limit: Int) async throws -> [SpendTotal] {
+        let (today, week, month) = SpendTotal.days(now)
+        let key = dimension == .tenant ? "tenant_id" : "feature"
+        return try await perform("sum spend by \(dimension.rawValue)") { [self] in
+            var query = PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(key), sum(CASE WHEN day = $1::date THEN cost_micros ELSE 0 END)::bigint,
+                        sum(CASE WHEN day >= $2::date THEN cost_micros ELSE 0 END)::bigint, sum(cost_micros)::bigint, sum(runs)::bigint
+                    FROM kiln_usage_daily WHERE day >= $3::date GROUP BY 1 ORDER BY 4 DESC, 1 LIMIT $4
+                    """)
+            query.binds.append(today)
+            query.binds.append(week)
+            query.binds.append(month)
+            query.binds.append(limit)
+            var totals: [SpendTotal] = []
+            for try await (name, todayCost, weekCost, monthCost, runs) in try await client.query(query, logger: logger).decode(
+                (String, Int64, Int64, Int64, Int64).self)
+            {
+                totals.append(SpendTotal(key: name, todayMicros: todayCost, weekMicros: weekCost, monthMicros: monthCost, runs: Int(runs)))
+            }
+            return totals
         }
     }
 }

@@ -58,8 +58,8 @@ extension SQLiteRunStore {
                 attention.nearDeadline = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT \(Self.columnsWithoutInput) FROM ai_runs WHERE status IN ('queued','submitting','in_progress')
-                            AND NOT (level IS NOT NULL AND parent_run_id IS NULL)
+                        SELECT \(Self.columnsWithoutInput) FROM ai_runs INDEXED BY ai_runs_status_created
+                        WHERE status IN ('queued','submitting','in_progress') AND NOT (level IS NOT NULL AND parent_run_id IS NULL)
                             AND strftime('%s', created_at) + coalesce(json_extract(policy, '$.deadline_seconds'), 3600)
                                 < strftime('%s', ?) + 900
                         ORDER BY created_at LIMIT ?
@@ -162,8 +162,31 @@ extension SQLiteRunStore {
         if let search = query.search { add("(id = ? OR response_id = ? OR idempotency_key = ?)", [search, search, search]) }
         if let after = query.after {
             let at = Timestamp.format(after.createdAt)
-            add("(created_at < ? OR (created_at = ? AND id < ?))", [at, at, after.id.rawValue])
+            // The redundant bound gives SQLite an ordered range on the listing's index (the OR alone
+            // makes it read and sort every older run of a tenant).
+            add("created_at <= ? AND (created_at < ? OR (created_at = ? AND id < ?))", [at, at, at, after.id.rawValue])
         }
         return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
+}
+
+extension SQLiteRunStore {
+    public func spendTotals(by dimension: SpendDimension, now: Date, limit: Int) async throws -> [SpendTotal] {
+        let (today, week, month) = SpendTotal.days(now)
+        let key = dimension == .tenant ? "tenant_id" : "feature"
+        return try await perform("sum spend by \(dimension.rawValue)") { [pool] in
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(key) AS k, sum(CASE WHEN day = ? THEN cost_micros ELSE 0 END) AS today,
+                            sum(CASE WHEN day >= ? THEN cost_micros ELSE 0 END) AS week, sum(cost_micros) AS month, sum(runs) AS runs
+                        FROM kiln_usage_daily WHERE day >= ? GROUP BY k ORDER BY month DESC, k LIMIT ?
+                        """, arguments: [today, week, month, limit]
+                ).map {
+                    SpendTotal(key: $0["k"], todayMicros: $0["today"], weekMicros: $0["week"], monthMicros: $0["month"], runs: $0["runs"])
+                }
+            }
+        }
     }
 }

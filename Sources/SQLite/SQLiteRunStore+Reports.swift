@@ -9,17 +9,30 @@ extension SQLiteRunStore {
             try await pool.read { db in
                 var counts: [String: Int] = [:]
                 var childCounts: [String: Int] = [:]
-                for row in try Row.fetchAll(
-                    db, sql: "SELECT status, parent_run_id IS NOT NULL AS child, count(*) AS n FROM ai_runs GROUP BY status, child")
+                // By status over the covering status index, then the children (few) apart through the
+                // tree index: no read of a million rows' pages.
+                for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM ai_runs INDEXED BY ai_runs_status GROUP BY status")
                 {
-                    if row["child"] { childCounts[row["status"]] = row["n"] } else { counts[row["status"]] = row["n"] }
+                    counts[row["status"]] = row["n"]
+                }
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT status, count(*) AS n FROM ai_runs WHERE parent_run_id IS NOT NULL GROUP BY status")
+                {
+                    let status: String = row["status"]
+                    childCounts[status] = row["n"]
+                    let parents = (counts[status] ?? 0) - (row["n"] as Int)
+                    counts[status] = parents > 0 ? parents : nil
                 }
                 let oldest = try String.fetchOne(
                     db, sql: "SELECT min(created_at) FROM ai_runs WHERE status = 'queued' AND parent_run_id IS NULL")
-                let cost =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT coalesce(sum(cost_micros), 0) FROM ai_runs WHERE level IS NULL OR parent_run_id IS NOT NULL") ?? 0
-                let orphanCost = try Int64.fetchOne(db, sql: "SELECT coalesce(sum(orphan_cost_micros), 0) FROM ai_runs") ?? 0
+                let costs = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT coalesce(sum(CASE WHEN level IS NULL OR parent_run_id IS NOT NULL THEN cost_micros END), 0) AS cost,
+                            coalesce(sum(orphan_cost_micros), 0) AS orphans FROM ai_runs
+                        """)
+                let cost: Int64 = costs?["cost"] ?? 0
+                let orphanCost: Int64 = costs?["orphans"] ?? 0
                 let duplicates =
                     try Int.fetchOne(
                         db, sql: "SELECT count(*) FROM ai_run_events WHERE kind = 'possible_duplicate'") ?? 0

@@ -30,6 +30,7 @@ extension SQLiteSchema {
                     CREATE INDEX ai_runs_created ON ai_runs (created_at);
                     CREATE INDEX ai_runs_error_code ON ai_runs (json_extract(error, '$.code'), created_at) WHERE error IS NOT NULL;
                     CREATE INDEX ai_runs_idempotency ON ai_runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+                    CREATE INDEX ai_runs_subject_created ON ai_runs (subject_type, subject_id, created_at);
                     """)
         }
     }

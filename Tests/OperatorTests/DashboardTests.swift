@@ -21,6 +21,9 @@ struct DashboardTests {
             #expect(overview.body.contains("in flight"))
             #expect(overview.body.contains("<svg"), "the chart is inline SVG")
             #expect(overview.body.contains("Cost by tenant"))
+            // The completed run's 1,234 µ$, summed by the database under its tenant and feature.
+            #expect(overview.body.contains("<a href=\"/runs?tenant=acme\">acme</a></td><td>$0.0012</td><td>$0.0012</td><td>$0.0012</td>"))
+            #expect(overview.body.contains("<a href=\"/runs?feature=document_summary\">document_summary</a></td><td>$0.0012</td>"))
             #expect(overview.headers[.contentType] == "text/html; charset=utf-8")
             #expect(!overview.body.contains("http://") && !overview.body.contains("https://"), "no external assets")
 

@@ -81,3 +81,22 @@ extension InMemoryRunStore {
         }
     }
 }
+
+extension InMemoryRunStore {
+    public func spendTotals(by dimension: SpendDimension, now: Date, limit: Int) async throws -> [SpendTotal] {
+        let (today, week, month) = SpendTotal.days(now)
+        return tables.withLock { tables in
+            var totals: [String: SpendTotal] = [:]
+            for row in tables.usage.values where row.day >= month {
+                let key = dimension == .tenant ? row.tenantID.rawValue : row.feature
+                var total = totals[key] ?? SpendTotal(key: key, todayMicros: 0, weekMicros: 0, monthMicros: 0, runs: 0)
+                if row.day == today { total.todayMicros += row.costMicros }
+                if row.day >= week { total.weekMicros += row.costMicros }
+                total.monthMicros += row.costMicros
+                total.runs += row.runs
+                totals[key] = total
+            }
+            return Array(totals.values.sorted { ($0.monthMicros, $1.key) > ($1.monthMicros, $0.key) }.prefix(limit))
+        }
+    }
+}

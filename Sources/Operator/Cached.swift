@@ -27,10 +27,11 @@ actor Cached<Value: Sendable> {
 
     private func startRefresh() -> Task<Value, any Error> {
         let read = read
+        // Isolated to this actor (which is free while the read awaits the database).
         return Task {
-            defer { Task { await self.finished() } }
+            defer { finished() }
             let fresh = try await read()
-            await self.store(fresh)
+            store(fresh)
             return fresh
         }
     }

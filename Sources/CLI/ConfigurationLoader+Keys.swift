@@ -3,7 +3,7 @@ import KilnDomain
 extension ConfigurationLoader {
     /// Every configuration key: name, meaning, and how it is applied. Defaults live on the
     /// structs of ``KilnConfiguration``.
-    static let keys: [Key] = generalKeys + quotaKeys
+    static let keys: [Key] = generalKeys + quotaKeys + pricingKeys
 
     private static let generalKeys: [Key] = [
         Key(name: "policy.model", help: "default model") { $0.policy.model = try Parse.string($1) },

@@ -84,3 +84,36 @@ extension ConfigurationLoader {
         },
     ]
 }
+
+extension ConfigurationLoader {
+    /// Multipliers of the price table by the tier the provider reports and the completion window.
+    static let pricingKeys: [Key] = [
+        Key(name: "pricing.flex_multiplier", help: "a response the provider served at service_tier flex (Batch rates)") {
+            $0.pricing.flexMultiplier = try Parse.double($1)
+        },
+        Key(name: "pricing.priority_multiplier", help: "a response served at service_tier priority") {
+            $0.pricing.priorityMultiplier = try Parse.double($1)
+        },
+        Key(name: "pricing.window_2h_multiplier", help: "a run sent with completion_window 2h (30 % off)") {
+            $0.pricing.window2hMultiplier = try Parse.double($1)
+        },
+        Key(name: "pricing.window_8h_multiplier", help: "a run sent with completion_window 8h (40 % off)") {
+            $0.pricing.window8hMultiplier = try Parse.double($1)
+        },
+        Key(name: "policy.lane", help: "standard, flex, window_2h or window_8h: how patient a run may be for a lower price") {
+            $0.policy.lane = try Parse.choice($1, RunPolicy.Lane.self)
+        },
+        Key(name: "submitter.flex_retry_seconds", help: "a flex run refused for capacity is tried again this much later") {
+            $0.submitter.flexRetrySeconds = try Parse.double($1)
+        },
+        Key(
+            name: "submitter.flex_fallback_seconds",
+            help: "a flex run unsent this long after creation (or this near its deadline) goes standard"
+        ) {
+            $0.submitter.flexFallbackSeconds = try Parse.double($1)
+        },
+        Key(name: "submitter.quota_pause_seconds", help: "after insufficient_quota nothing is sent for this long") {
+            $0.submitter.quotaPauseSeconds = try Parse.double($1)
+        },
+    ]
+}

@@ -106,15 +106,26 @@ enum ConfigurationLoader {
             throw KilnError(
                 .invalidConfiguration, "prices must be an object of model → {input_per_million_micros, output_per_million_micros}")
         }
-        for (model, entry) in models {
-            guard let object = entry.objectValue, Set(object.keys) == ["input_per_million_micros", "output_per_million_micros"] else {
+        let required: Set<String> = ["input_per_million_micros", "output_per_million_micros"]
+        let optional: Set<String> = ["cached_input_per_million_micros", "cache_write_per_million_micros"]
+        for (model, entry) in models where !model.hasPrefix("_") {
+            guard let object = entry.objectValue, required.isSubset(of: object.keys),
+                Set(object.keys).isSubset(of: required.union(optional))
+            else {
                 throw KilnError(
                     .invalidConfiguration,
-                    "prices.\(model.prefix(64)) must be {\"input_per_million_micros\": N, \"output_per_million_micros\": N}")
+                    "prices.\(model.prefix(64)) must be {\"input_per_million_micros\": N, \"output_per_million_micros\": N} with optionally \"cached_input_per_million_micros\" and \"cache_write_per_million_micros\""
+                )
             }
-            let input = try Parse.int(object["input_per_million_micros"]!)
-            let output = try Parse.int(object["output_per_million_micros"]!)
-            configuration.prices[model] = ModelPrice(inputPerMillionMicros: Int64(input), outputPerMillionMicros: Int64(output))
+            func value(_ key: String) throws(KilnError) -> Int64? {
+                guard let raw = object[key] else { return nil }
+                return Int64(try Parse.int(raw))
+            }
+            configuration.prices[model] = ModelPrice(
+                inputPerMillionMicros: try value("input_per_million_micros") ?? 0,
+                outputPerMillionMicros: try value("output_per_million_micros") ?? 0,
+                cachedInputPerMillionMicros: try value("cached_input_per_million_micros"),
+                cacheWritePerMillionMicros: try value("cache_write_per_million_micros"))
         }
     }
 }

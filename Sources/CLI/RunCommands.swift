@@ -178,6 +178,9 @@ struct StatusCommand: AsyncParsableCommand {
             let reasons = summary.waiting.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             print("held by a limit: \(reasons.joined(separator: ", "))")
         }
+        if let at = summary.quotaExhaustedAt {
+            print("provider quota exhausted, last at \(Timestamp.format(at)) (no run is sent for submitter.quota_pause_seconds after it)")
+        }
         if summary.providerDeletionsGivenUp > 0 {
             print(
                 "provider deletions given up \(summary.providerDeletionsGivenUp) (the provider keeps those responses until its retention ends)"

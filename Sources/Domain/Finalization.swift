@@ -13,7 +13,7 @@ public enum Finalization {
     /// `failed` with `invalid_output`, the raw text kept, bounded, for debugging.
     public static func outcome(
         of response: ProviderResponse, run: Run, policy: RunPolicy, schema: OutputSchema? = nil, prices: [String: ModelPrice],
-        now: Date
+        pricing: PricingSettings = PricingSettings(), now: Date
     ) -> ProviderOutcome {
         var status: RunStatus =
             switch response.status {
@@ -66,9 +66,13 @@ public enum Finalization {
             ? RunOutput(
                 text: text, json: json, refusal: response.refusal, incompleteReason: response.incompleteReason, truncatedChars: truncated)
             : nil
-        let cost = response.usage.flatMap { usage in prices[policy.model].map { $0.costMicros(for: usage) } }
+        // Priced as the provider bills it: the tier it reports having used, the window the run asked for.
+        var usage = response.usage
+        usage?.completionWindow = policy.completionWindow?.discountedWindow
+        let multiplier = pricing.multiplier(tier: usage?.serviceTier, window: usage?.completionWindow)
+        let cost = usage.flatMap { usage in prices[policy.model].map { $0.costMicros(for: usage, multiplier: multiplier) } }
         return ProviderOutcome(
-            status: status, providerStatus: response.status.rawValue, output: output, error: error, usage: response.usage,
+            status: status, providerStatus: response.status.rawValue, output: output, error: error, usage: usage,
             costMicros: cost, providerCompletedAt: response.completedAt ?? (response.status == .completed ? now : nil),
             requiresReview: policy.requiresReview, pollsCounted: 1)
     }

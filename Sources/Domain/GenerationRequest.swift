@@ -14,6 +14,10 @@ public struct GenerationRequest: Sendable, Hashable {
     public var maxOutputTokens: Int
     public var completionWindow: RunPolicy.CompletionWindow?
     public var outputFormat: OutputFormat
+    /// `service_tier` to ask for (`flex`); nil sends none (the project's tier).
+    public var serviceTier: String?
+    /// Set when a flex run is sent at standard after waiting long enough for flex capacity.
+    public var fallbackFrom: RunPolicy.Lane?
 
     public init(
         model: String, instructions: String?, input: PromptInput, maxOutputTokens: Int,

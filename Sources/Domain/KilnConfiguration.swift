@@ -17,6 +17,8 @@ public struct KilnConfiguration: Sendable {
     public var log = LogSettings()
     /// Limits on runs in flight and spend, per tenant and per feature (``QuotaSettings``).
     public var quotas = QuotaSettings()
+    /// Multipliers of the price table by service tier and completion window.
+    public var pricing = PricingSettings()
     /// The built-in features and those declared under `features` (``DeclaredFeature``).
     public var features = FeatureCatalog.builtIn
     /// Prices per model, for `cost_micros`. A model without a price gets no cost.
@@ -59,6 +61,9 @@ public struct KilnConfiguration: Sendable {
         try check(
             submitter.retryBaseSeconds > 0 && submitter.retryBaseSeconds <= submitter.retryMaxSeconds, "submitter.retry_base_seconds",
             "must be > 0 and ≤ submitter.retry_max_seconds", submitter.retryBaseSeconds)
+        try check(submitter.flexRetrySeconds > 0, "submitter.flex_retry_seconds", "must be > 0", submitter.flexRetrySeconds)
+        try check(submitter.flexFallbackSeconds >= 0, "submitter.flex_fallback_seconds", "must be ≥ 0", submitter.flexFallbackSeconds)
+        try check(submitter.quotaPauseSeconds > 0, "submitter.quota_pause_seconds", "must be > 0", submitter.quotaPauseSeconds)
         try check((1...1000).contains(poller.batchSize), "poller.batch_size", "must be in 1...1000", poller.batchSize)
         try check((1...1024).contains(poller.concurrency), "poller.concurrency", "must be in 1...1024", poller.concurrency)
         try check(
@@ -82,6 +87,7 @@ public struct KilnConfiguration: Sendable {
             try check(days > 0 && days <= 36_500, "worker.retention_days", "must be in (0, 36500] or null", days)
         }
         try quotas.validate()
+        try pricing.validate()
         for (model, price) in prices {
             try check(
                 price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative",
@@ -132,6 +138,12 @@ public struct SubmitterSettings: Sendable {
     public var maxInputTokensPerMinute: Double? = 2_000_000
     public var retryBaseSeconds = 2.0
     public var retryMaxSeconds = 300.0
+    /// A flex run refused for capacity (429 `resource_unavailable`, not billed) is tried again this much later.
+    public var flexRetrySeconds = 60.0
+    /// A flex run still unsent this long after its creation, or this close to its deadline, is sent at standard.
+    public var flexFallbackSeconds = 900.0
+    /// After 429 `insufficient_quota` (or a response failed for quota) no run is sent for this long.
+    public var quotaPauseSeconds = 300.0
     public var ambiguousSend = AmbiguousSend.resubmit
 
     public init() {}
@@ -210,15 +222,72 @@ public struct WorkerSettings: Sendable {
 public struct ModelPrice: Sendable, Hashable {
     public var inputPerMillionMicros: Int64
     public var outputPerMillionMicros: Int64
+    /// Input read from the prompt cache; nil: a tenth of the input price (OpenAI's 90 % off).
+    public var cachedInputPerMillionMicros: Int64?
+    /// Input written to the prompt cache; nil: the input price.
+    public var cacheWritePerMillionMicros: Int64?
 
-    public init(inputPerMillionMicros: Int64, outputPerMillionMicros: Int64) {
+    public init(
+        inputPerMillionMicros: Int64, outputPerMillionMicros: Int64, cachedInputPerMillionMicros: Int64? = nil,
+        cacheWritePerMillionMicros: Int64? = nil
+    ) {
         self.inputPerMillionMicros = inputPerMillionMicros
         self.outputPerMillionMicros = outputPerMillionMicros
+        self.cachedInputPerMillionMicros = cachedInputPerMillionMicros
+        self.cacheWritePerMillionMicros = cacheWritePerMillionMicros
     }
 
-    /// The cost of `usage`, rounded up to a whole micro-dollar.
-    public func costMicros(for usage: RunUsage) -> Int64 {
-        let total = Int64(usage.inputTokens) * inputPerMillionMicros + Int64(usage.outputTokens) * outputPerMillionMicros
-        return (total + 999_999) / 1_000_000
+    public var cachedInput: Int64 { cachedInputPerMillionMicros ?? inputPerMillionMicros / 10 }
+    public var cacheWrite: Int64 { cacheWritePerMillionMicros ?? inputPerMillionMicros }
+
+    /// The cost of `usage` at `multiplier` (a tier's or a completion window's, ``PricingSettings``),
+    /// rounded up to a whole micro-dollar: uncached input, cached input and cache writes each at
+    /// their price, output (reasoning included) at the output price.
+    public func costMicros(for usage: RunUsage, multiplier: Double = 1) -> Int64 {
+        let cached = max(0, min(usage.cachedInputTokens, usage.inputTokens))
+        let written = max(0, min(usage.cacheWriteTokens, usage.inputTokens - cached))
+        let uncached = usage.inputTokens - cached - written
+        let total =
+            Int64(uncached) * inputPerMillionMicros + Int64(cached) * cachedInput + Int64(written) * cacheWrite
+            + Int64(usage.outputTokens) * outputPerMillionMicros
+        guard multiplier != 1 else { return (total + 999_999) / 1_000_000 }
+        return Int64((Double(total) * multiplier / 1_000_000).rounded(.up))
+    }
+}
+
+/// What the provider bills on top of a model's list price: the service tier it reports having
+/// used (`flex` at Batch rates, `priority`), or the completion window the run asked for.
+public struct PricingSettings: Sendable, Hashable {
+    public var flexMultiplier = 0.5
+    public var priorityMultiplier = 2.0
+    public var window2hMultiplier = 0.7
+    public var window8hMultiplier = 0.6
+
+    public init() {}
+
+    /// The multiplier of a response served at `tier` for a run sent with `window`: the tier's
+    /// when it is flex or priority, else the window's discount, else 1 (`default`, `auto`,
+    /// none). The tier wins because it is what the provider reports; stacking a window on flex
+    /// is not documented (the README says so).
+    public func multiplier(tier: String?, window: String?) -> Double {
+        switch tier {
+        case "flex": return flexMultiplier
+        case "priority", "fast": return priorityMultiplier
+        default: break
+        }
+        switch window {
+        case "2h": return window2hMultiplier
+        case "8h": return window8hMultiplier
+        default: return 1
+        }
+    }
+
+    func validate() throws(KilnError) {
+        for (key, value) in [
+            ("pricing.flex_multiplier", flexMultiplier), ("pricing.priority_multiplier", priorityMultiplier),
+            ("pricing.window_2h_multiplier", window2hMultiplier), ("pricing.window_8h_multiplier", window8hMultiplier),
+        ] where !(value > 0 && value <= 10) {
+            throw KilnError(.invalidConfiguration, "\(key) must be in (0, 10], got \(value)")
+        }
     }
 }

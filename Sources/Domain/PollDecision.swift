@@ -9,11 +9,16 @@ public struct PollDecision: Sendable {
     public var prices: [String: ModelPrice]
     /// Where a finished run's output schema comes from.
     public var features: FeatureCatalog
+    public var pricing: PricingSettings
 
-    public init(settings: PollerSettings, prices: [String: ModelPrice], features: FeatureCatalog = .builtIn) {
+    public init(
+        settings: PollerSettings, prices: [String: ModelPrice], features: FeatureCatalog = .builtIn,
+        pricing: PricingSettings = PricingSettings()
+    ) {
         self.settings = settings
         self.prices = prices
         self.features = features
+        self.pricing = pricing
     }
 
     /// Why the poller asks the provider to cancel.
@@ -88,7 +93,9 @@ public struct PollDecision: Sendable {
             }
             let schema = (try? features.feature(named: run.feature))?.outputSchema
             return Verdict(
-                .finish(Finalization.outcome(of: response, run: run, policy: policy, schema: schema, prices: prices, now: now)))
+                .finish(
+                    Finalization.outcome(of: response, run: run, policy: policy, schema: schema, prices: prices, pricing: pricing, now: now)
+                ))
         }
         if reason == .deadline {
             // The provider did not stop it (yet): the deadline is Kiln's to enforce.

@@ -11,6 +11,9 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         case twoHours = "2h"
         case eightHours = "8h"
 
+        /// `2h` or `8h`, the windows the provider discounts; nil for `soonest`.
+        public var discountedWindow: String? { self == .soonest ? nil : rawValue }
+
         /// How long a run may legitimately wait in the provider's queue.
         public var seconds: Double {
             switch self {
@@ -19,6 +22,18 @@ public struct RunPolicy: Sendable, Hashable, Codable {
             case .eightHours: 28800
             }
         }
+    }
+
+    /// The price lane: how patient the run may be for a lower price (``Lane``).
+    public enum Lane: String, Sendable, Codable, CaseIterable {
+        /// Today's way: the project's tier, no window.
+        case standard
+        /// `service_tier: "flex"` (half price, sometimes refused with 429 `resource_unavailable`:
+        /// re-queued at no charge, then sent at standard once `submitter.flex_fallback_seconds` passed).
+        case flex
+        /// `background_options.completion_window` `2h` (30 % off) or `8h` (40 % off).
+        case window2h = "window_2h"
+        case window8h = "window_8h"
     }
 
     public var model: String
@@ -41,12 +56,13 @@ public struct RunPolicy: Sendable, Hashable, Codable {
     /// When a cost cap of the run's tenant or feature (`quotas.*`) would be exceeded: wait in
     /// `queued` until the window rolls or the cap is raised, or fail with `over_budget`.
     public var overBudget: OverBudget
+    public var lane: Lane
 
     public init(
         model: String = "gpt-5-mini", maxOutputTokens: Int = 2000, maxOutputChars: Int = 20000,
         requiresReview: Bool = false, deadlineSeconds: Int = 3600, maxAttempts: Int = 3,
         completionWindow: CompletionWindow? = nil, maxCostMicros: Int64? = nil, allowMissingFraction: Double = 0,
-        overBudget: OverBudget = .wait
+        overBudget: OverBudget = .wait, lane: Lane = .standard
     ) {
         self.model = model
         self.maxOutputTokens = maxOutputTokens
@@ -58,6 +74,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         self.maxCostMicros = maxCostMicros
         self.allowMissingFraction = allowMissingFraction
         self.overBudget = overBudget
+        self.lane = lane
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -71,6 +88,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         case maxCostMicros = "max_cost_micros"
         case allowMissingFraction = "allow_missing_fraction"
         case overBudget = "over_budget"
+        case lane
     }
 
     /// Checks every field; the message names the key and the value.
@@ -140,6 +158,12 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                         .invalidPolicy, "\(prefix)allow_missing_fraction must be a number, got \(value.jsonText.prefix(40))")
                 }
                 policy.allowMissingFraction = fraction
+            case .lane:
+                guard let text = value.stringValue, let lane = Lane(rawValue: text) else {
+                    let names = Lane.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw KilnError(.invalidPolicy, "\(prefix)lane must be one of \(names), got \(value.jsonText.prefix(40))")
+                }
+                policy.lane = lane
             case .overBudget:
                 guard let text = value.stringValue, let choice = OverBudget(rawValue: text) else {
                     throw KilnError(.invalidPolicy, "\(prefix)over_budget must be \"wait\" or \"fail\", got \(value.jsonText.prefix(40))")
@@ -156,6 +180,22 @@ public struct RunPolicy: Sendable, Hashable, Codable {
                     )
                 }
             }
+        }
+        // A window lane is its completion window; a window set beside another lane is a contradiction.
+        let laneWindow: CompletionWindow? = policy.lane == .window2h ? .twoHours : policy.lane == .window8h ? .eightHours : nil
+        if let laneWindow {
+            if let window = policy.completionWindow, window != laneWindow, window != .soonest, object["completion_window"] != nil {
+                throw KilnError(
+                    .invalidPolicy,
+                    "\(prefix)lane \(policy.lane.rawValue) means completion_window \(laneWindow.rawValue), got \(window.rawValue)")
+            }
+            policy.completionWindow = laneWindow
+        } else if policy.lane == .flex, let window = policy.completionWindow, window != .soonest {
+            // A window an earlier layer's lane set (a feature's) gives way; one set here is a contradiction.
+            guard object["completion_window"] == nil else {
+                throw KilnError(.invalidPolicy, "\(prefix)lane flex does not go with completion_window \(window.rawValue) (pick one lane)")
+            }
+            policy.completionWindow = nil
         }
         try policy.validate(prefix: prefix)
         return policy
@@ -175,6 +215,7 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         object["max_cost_micros"] = maxCostMicros.map { .number(Double($0)) } ?? .null
         object["allow_missing_fraction"] = .number(allowMissingFraction)
         object["over_budget"] = .string(overBudget.rawValue)
+        object["lane"] = .string(lane.rawValue)
         return .object(object)
     }
 }

@@ -20,6 +20,8 @@ public struct RunSummary: Sendable, Hashable, Encodable {
     /// Responses Kiln gave up deleting at the provider (after its retries): they stay there
     /// until the provider's own retention ends them.
     public var providerDeletionsGivenUp = 0
+    /// When the provider last said the account is out of quota (a `quota_exhausted` event).
+    public var quotaExhaustedAt: Date?
 
     public init(
         counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int,
@@ -45,6 +47,7 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         case orphanCostMicros = "orphan_cost_micros"
         case waiting
         case providerDeletionsGivenUp = "provider_deletions_given_up"
+        case quotaExhaustedAt = "quota_exhausted_at"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -63,5 +66,6 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         try c.encode(orphanCostMicros, forKey: .orphanCostMicros)
         try c.encode(waiting, forKey: .waiting)
         try c.encode(providerDeletionsGivenUp, forKey: .providerDeletionsGivenUp)
+        try c.encode(quotaExhaustedAt.map(Timestamp.format), forKey: .quotaExhaustedAt)
     }
 }

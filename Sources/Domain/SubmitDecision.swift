@@ -31,24 +31,28 @@ public struct SubmitDecision: Sendable {
         public var possibleDuplicate: Bool
         public var details: [String: JSONValue]
         public var pauseSeconds: Double?
+        /// The event's kind when it is not the step's own (`quota_exhausted`).
+        public var kind: String?
 
         public init(
-            _ transition: RunTransition, possibleDuplicate: Bool = false, details: [String: JSONValue] = [:], pauseSeconds: Double? = nil
+            _ transition: RunTransition, possibleDuplicate: Bool = false, details: [String: JSONValue] = [:], pauseSeconds: Double? = nil,
+            eventKind: String? = nil
         ) {
             self.transition = transition
             self.possibleDuplicate = possibleDuplicate
             self.details = details
             self.pauseSeconds = pauseSeconds
+            self.kind = eventKind
         }
 
         /// The kind of the event written with the transition.
-        public var eventKind: String { possibleDuplicate ? "possible_duplicate" : transition.eventKind }
+        public var eventKind: String { possibleDuplicate ? "possible_duplicate" : kind ?? transition.eventKind }
     }
 
     public func plan(for run: Run, policy: Result<RunPolicy, KilnError>, features: FeatureCatalog, now: Date) -> Plan {
         if run.cancelRequestedAt != nil { return .settle(.cancelBeforeSubmission) }
         let resolved: RunPolicy
-        let generation: GenerationRequest
+        var generation: GenerationRequest
         let promptVersion: String
         do throws(KilnError) {
             resolved = try policy.get()
@@ -67,6 +71,12 @@ public struct SubmitDecision: Sendable {
             return .settle(.fail(RunFailure(code: error.code.rawValue, message: error.message, source: .policy)))
         }
         if now >= run.deadline(resolved) { return .settle(.timeOut(providerStatus: nil)) }
+        if resolved.lane == .flex {
+            // Patience has a limit: long enough after creation, or near the deadline, standard it is.
+            let waited = now.timeIntervalSince(run.createdAt) >= settings.flexFallbackSeconds
+            let nearDeadline = run.deadline(resolved).timeIntervalSince(now) < settings.flexFallbackSeconds
+            if waited || nearDeadline { generation.fallbackFrom = .flex } else { generation.serviceTier = "flex" }
+        }
         return .send(generation, promptVersion: promptVersion, policy: resolved)
     }
 
@@ -78,6 +88,19 @@ public struct SubmitDecision: Sendable {
     /// The create failed with `error`; `sending` carries the attempt just made.
     public func after(_ error: ProviderError, sending: Run, policy: RunPolicy, now: Date, random: Double) -> Verdict {
         switch error.kind {
+        case .rateLimited where error.code == "resource_unavailable":
+            // Flex capacity, not a rate limit: no charge, no attempt spent, no pause of other runs.
+            let wait = max(error.retryAfter ?? 0, settings.flexRetrySeconds * (0.75 + 0.5 * random))
+            return Verdict(
+                .requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure, refundAttempt: true),
+                details: ["reason": "flex_unavailable"])
+        case .rateLimited where error.code == "insufficient_quota":
+            // The account is out of quota: an account-level stop, not a run's failure. Nothing is
+            // sent for quota_pause_seconds; the run waits as long, with no attempt spent.
+            let wait = max(error.retryAfter ?? 0, settings.quotaPauseSeconds)
+            return Verdict(
+                .requeue(availableAt: now.addingTimeInterval(wait), lastError: error.failure, refundAttempt: true),
+                details: ["reason": "insufficient_quota"], pauseSeconds: wait, eventKind: "quota_exhausted")
         case .rateLimited:
             let wait = error.retryAfter ?? settings.retryBaseSeconds
             return Verdict(

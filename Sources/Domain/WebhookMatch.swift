@@ -16,7 +16,8 @@ public enum WebhookMatch: Sendable, Hashable {
     case none
 
     public static func decide(
-        _ response: ProviderResponse, run: Run?, policy: RunPolicy?, prices: [String: ModelPrice], actor: String, now: Date
+        _ response: ProviderResponse, run: Run?, policy: RunPolicy?, prices: [String: ModelPrice],
+        pricing: PricingSettings = PricingSettings(), actor: String, now: Date
     ) -> WebhookMatch {
         guard let run else { return .none }
         if run.responseID == response.id { return run.status == .inProgress ? .makeDue(run) : .none }
@@ -29,7 +30,10 @@ public enum WebhookMatch: Sendable, Hashable {
             return .adopt(update)
         }
         guard response.status.isTerminal else { return .none }  // looked at again when it ends
-        let cost = response.usage.flatMap { usage in (policy.flatMap { prices[$0.model] }).map { $0.costMicros(for: usage) } }
+        let multiplier = pricing.multiplier(tier: response.usage?.serviceTier, window: policy?.completionWindow?.discountedWindow)
+        let cost = response.usage.flatMap { usage in
+            (policy.flatMap { prices[$0.model] }).map { $0.costMicros(for: usage, multiplier: multiplier) }
+        }
         return .orphan(
             OrphanResponse(
                 runID: run.id, responseID: response.id, providerStatus: response.status.rawValue, attempt: attempt,

@@ -70,7 +70,8 @@ extension Poller {
         let run = try await response.metadata["kiln_run_id"].asyncFlatMap { try await environment.store.run(RunID($0), tenant: nil) }
         let policy = run.flatMap { try? environment.policy(of: $0).get() }
         switch WebhookMatch.decide(
-            response, run: run, policy: policy, prices: environment.configuration.prices, actor: environment.owner, now: clock.now())
+            response, run: run, policy: policy, prices: environment.configuration.prices, pricing: environment.configuration.pricing,
+            actor: environment.owner, now: clock.now())
         {
         case .makeDue:
             // Nil while a poll holds the run's lease: nudge it again once that poll is written.

@@ -17,7 +17,8 @@ public struct Poller: Sendable {
     public init(environment: WorkerEnvironment) {
         self.environment = environment
         self.decision = PollDecision(
-            settings: environment.configuration.poller, prices: environment.configuration.prices, features: environment.features)
+            settings: environment.configuration.poller, prices: environment.configuration.prices, features: environment.features,
+            pricing: environment.configuration.pricing)
     }
 
     var settings: PollerSettings { environment.configuration.poller }

@@ -16,6 +16,7 @@ extension PostgresRunStore {
             "CREATE INDEX ai_runs_error_code ON ai_runs ((error->>'code'), created_at) WHERE error IS NOT NULL",
             "CREATE INDEX ai_runs_idempotency ON ai_runs (idempotency_key) WHERE idempotency_key IS NOT NULL",
             "CREATE INDEX ai_runs_subject_created ON ai_runs (subject_type, subject_id, created_at)",
+            "CREATE INDEX ai_run_events_quota ON ai_run_events (at) WHERE kind = 'quota_exhausted'",
             // Failures are concentrated in a few codes: without this the planner takes status and
             // code as independent and reads every failure of a code to sort it (PostgreSQL 14+).
             "CREATE STATISTICS ai_runs_status_error (dependencies, mcv) ON status, (error->>'code') FROM ai_runs",

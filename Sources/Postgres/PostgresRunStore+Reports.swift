@@ -47,6 +47,11 @@ extension PostgresRunStore {
             ).decode(Int.self) {
                 summary.providerDeletionsGivenUp = count
             }
+            for try await at in try await client.query(
+                "SELECT max(at) FROM ai_run_events WHERE kind = 'quota_exhausted'", logger: logger
+            ).decode(Date?.self) {
+                summary.quotaExhaustedAt = at
+            }
             return summary
         }
     }

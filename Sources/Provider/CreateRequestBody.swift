@@ -48,6 +48,8 @@ struct CreateRequestBody: Encodable {
     /// Sent only when the policy asks for a window: servers that do not know the field are
     /// not sent it by default.
     let backgroundOptions: BackgroundOptions?
+    /// Sent only for a flex run (`ServiceTierResponses`).
+    let serviceTier: String?
 
     init(_ request: ProviderRequest) {
         model = request.generation.model
@@ -66,12 +68,14 @@ struct CreateRequestBody: Encodable {
         maxOutputTokens = request.generation.maxOutputTokens
         backgroundOptions =
             request.background ? request.generation.completionWindow.map { BackgroundOptions(completionWindow: $0.rawValue) } : nil
+        serviceTier = request.generation.serviceTier
     }
 
     enum CodingKeys: String, CodingKey {
         case model, instructions, input, text, background, store, metadata
         case maxOutputTokens = "max_output_tokens"
         case backgroundOptions = "background_options"
+        case serviceTier = "service_tier"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -85,5 +89,6 @@ struct CreateRequestBody: Encodable {
         try c.encode(metadata, forKey: .metadata)
         try c.encode(maxOutputTokens, forKey: .maxOutputTokens)
         try c.encodeIfPresent(backgroundOptions, forKey: .backgroundOptions)
+        try c.encodeIfPresent(serviceTier, forKey: .serviceTier)
     }
 }

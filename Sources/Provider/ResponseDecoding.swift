@@ -40,7 +40,9 @@ enum ResponseDecoding {
                 inputTokens: int(usage["input_tokens"]), outputTokens: int(usage["output_tokens"]),
                 totalTokens: int(usage["total_tokens"]),
                 cachedInputTokens: int(usage["input_tokens_details"]?["cached_tokens"]),
-                reasoningTokens: int(usage["output_tokens_details"]?["reasoning_tokens"]))
+                reasoningTokens: int(usage["output_tokens_details"]?["reasoning_tokens"]),
+                cacheWriteTokens: int(usage["input_tokens_details"]?["cache_write_tokens"]),
+                serviceTier: document["service_tier"]?.stringValue)
         }
         if case .number(let seconds)? = document["created_at"] { response.createdAt = Date(timeIntervalSince1970: seconds) }
         if case .number(let seconds)? = document["completed_at"] { response.completedAt = Date(timeIntervalSince1970: seconds) }

@@ -58,6 +58,9 @@ extension SQLiteRunStore {
                             SELECT count(*) FROM ai_runs INDEXED BY ai_runs_provider_delete_scheduled
                             WHERE provider_delete_after >= ? AND provider_deleted_at IS NULL AND response_id IS NOT NULL
                             """, arguments: [Timestamp.format(DocumentTree.heldUntil)]) ?? 0
+                summary.quotaExhaustedAt = try String.fetchOne(
+                    db, sql: "SELECT max(at) FROM ai_run_events WHERE kind = 'quota_exhausted'"
+                ).flatMap(Timestamp.parse)
                 return summary
             }
         }

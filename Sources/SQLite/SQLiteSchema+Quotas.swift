@@ -31,6 +31,7 @@ extension SQLiteSchema {
                     CREATE INDEX ai_runs_error_code ON ai_runs (json_extract(error, '$.code'), created_at) WHERE error IS NOT NULL;
                     CREATE INDEX ai_runs_idempotency ON ai_runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
                     CREATE INDEX ai_runs_subject_created ON ai_runs (subject_type, subject_id, created_at);
+                    CREATE INDEX ai_run_events_quota ON ai_run_events (at) WHERE kind = 'quota_exhausted';
                     """)
         }
     }

@@ -89,6 +89,17 @@ enum CreateValidation {
             }
             window = text
         }
+        var tier: String?
+        if let value = object["service_tier"], !(value is NSNull) {
+            let tiers = ["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
+            guard let text = value as? String, tiers.contains(text) else {
+                return .failure(
+                    Problem(
+                        message: "Invalid 'service_tier': expected one of \(tiers.joined(separator: ", ")).", param: "service_tier",
+                        code: "invalid_value"))
+            }
+            tier = text
+        }
         var format: Data?
         switch textFormat(object["text"]) {
         case .failure(let problem): return .failure(problem)
@@ -97,7 +108,8 @@ enum CreateValidation {
         return .success(
             SimulatorState.CreateRequest(
                 model: model, instructions: object["instructions"] as? String, input: input, metadata: metadata,
-                maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, textFormat: format, body: data))
+                maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, textFormat: format, body: data,
+                serviceTier: tier))
     }
 
     /// `text.format`: nil for text, or the `json_schema` format (as JSON) the answer must follow.

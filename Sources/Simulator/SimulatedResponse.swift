@@ -19,6 +19,8 @@ struct SimulatedResponse: Sendable {
     /// The `json_schema` format the request asked for (JSON), echoed in `text.format`.
     let textFormat: Data?
     let inputTokens: Int
+    /// The tier it reports having served: `flex` when asked, `priority` for priority or fast, else `default`.
+    var serviceTier = "default"
     var cancelledAt: Double?
     var deleted = false
 
@@ -56,7 +58,7 @@ struct SimulatedResponse: Sendable {
             "instructions": instructions.map { $0 as Any } ?? NSNull(), "model": model,
             "output": [Any](), "parallel_tool_calls": true, "tool_choice": "auto", "tools": [Any](),
             "temperature": 1.0, "top_p": 1.0, "metadata": metadata, "store": true,
-            "truncation": "disabled", "service_tier": "default", "completed_at": NSNull(),
+            "truncation": "disabled", "service_tier": serviceTier, "completed_at": NSNull(),
             "max_output_tokens": maxOutputTokens.map { $0 as Any } ?? NSNull(),
             "text": ["format": textFormat.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? ["type": "text"]],
         ]
@@ -101,6 +103,14 @@ struct SimulatedResponse: Sendable {
     }
 
     static func tokens(_ text: String) -> Int { text.utf8.count / 4 + 1 }
+
+    static func servedTier(_ asked: String?) -> String {
+        switch asked {
+        case "flex": "flex"
+        case "priority", "fast": "priority"
+        default: "default"
+        }
+    }
 
     /// What the simulator "generates" for `request`: JSON that satisfies a `json_schema`
     /// format (or, when a directive asks, JSON that does not, or no JSON at all), else a summary.

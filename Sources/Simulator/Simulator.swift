@@ -232,6 +232,17 @@ public final class Simulator: Sendable {
                 return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: problem.code)
             case .success(let value): parsed = value
             }
+            // Account and capacity refusals, as the provider documents them (nothing is created or billed).
+            if parsed.input.contains("[sim:no_quota]") {
+                return Self.error(
+                    429, "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota",
+                    param: nil, code: "insufficient_quota")
+            }
+            if parsed.serviceTier == "flex", parsed.input.contains("[sim:flex_busy]") {
+                return Self.error(
+                    429, "Resource unavailable: flex capacity is exhausted, try again later.", type: "invalid_request_error", param: nil,
+                    code: "resource_unavailable")
+            }
             let early = self.webhooks.drawsEarly(parsed)
             let response = self.state.create(parsed, now: Self.now(), endsAtOnce: early)
             self.webhooks.responseCreated(response, early: early)

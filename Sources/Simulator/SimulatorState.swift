@@ -72,6 +72,8 @@ final class SimulatorState: Sendable {
         /// The `json_schema` format of `text.format`, as JSON, when one was sent.
         let textFormat: Data?
         let body: Data
+        /// The `service_tier` asked for, when one was sent.
+        var serviceTier: String? = nil
     }
 
     /// Plans and stores a new response. `endsAtOnce` skips its queue and generation (a `stuck`
@@ -115,7 +117,8 @@ final class SimulatorState: Sendable {
                 maxOutputTokens: request.maxOutputTokens, background: request.background, createdAt: now,
                 startsAt: startsAt, endsAt: startsAt + generation / c.timeScale, outcome: outcome,
                 text: SimulatedResponse.answer(to: request, directives: directives), textFormat: request.textFormat,
-                inputTokens: SimulatedResponse.tokens((request.instructions ?? "") + request.input))
+                inputTokens: SimulatedResponse.tokens((request.instructions ?? "") + request.input),
+                serviceTier: SimulatedResponse.servedTier(request.serviceTier))
             state.responses[id] = response
             state.counters.creates += 1
             if let runID {

@@ -99,8 +99,15 @@ public struct Submitter: Sendable {
         }
         try await environment.budget.acquire(inputTokens: generation.estimatedInputTokens)
 
-        // The send mark: committed before the request leaves.
-        guard let marked = RunUpdate.make(.markSend(promptVersion: promptVersion), on: run, at: clock.now(), actor: environment.owner),
+        // The send mark: committed before the request leaves (with the lane it is sent on, when it fell back).
+        var sendDetails: [String: JSONValue] = [:]
+        if let from = generation.fallbackFrom {
+            sendDetails = ["lane": "standard", "fallback_from": .string(from.rawValue)]
+            logger.info("flex capacity did not come in time: sent at standard")
+        }
+        guard
+            let marked = RunUpdate.make(
+                .markSend(promptVersion: promptVersion), on: run, at: clock.now(), actor: environment.owner, details: sendDetails),
             try await environment.persist(marked)
         else { return .lostLease }
         let sending = marked.run
@@ -119,6 +126,12 @@ public struct Submitter: Sendable {
             logger.info("create failed", metadata: [LogKey.error: "\(error.code)", LogKey.errorKind: "\(error.kind.rawValue)"])
         }
         if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
+        if verdict.kind == "quota_exhausted" {
+            Telemetry.quotaExhausted()
+            logger.error(
+                "the provider says the account is out of quota: no run is sent for \(Int(verdict.pauseSeconds ?? 0)) s; add credit or raise the limit"
+            )
+        }
         return try await save(verdict, on: sending)
     }
 

@@ -59,6 +59,11 @@ public enum Telemetry {
         Counter(label: Name.duplicates, dimensions: [("feature", feature)]).increment()
     }
 
+    /// The provider said the account is out of quota (429 `insufficient_quota`).
+    public static func quotaExhausted() {
+        Counter(label: "kiln_quota_exhausted_total", dimensions: []).increment()
+    }
+
     public static func orphanResponse() {
         Counter(label: Name.orphans, dimensions: []).increment()
     }

@@ -251,6 +251,7 @@ public final class InMemoryRunStore: RunStore {
                 tables.deleteAfter.filter { id, after in
                     after >= DocumentTree.heldUntil && tables.runs[id]?.providerDeletedAt == nil && tables.runs[id]?.responseID != nil
                 }.count
+            summary.quotaExhaustedAt = tables.events.filter { $0.kind == "quota_exhausted" }.map(\.at).max()
             return summary
         }
     }

@@ -1,0 +1,100 @@
+import Foundation
+import KilnDomain
+import KilnPostgres
+import KilnSubmitter
+import KilnTestSupport
+import KilnWorker
+import Testing
+
+/// Lanes end to end against the simulator (which reports the tier it served), on both backends:
+/// the cost of each equals a hand computation from the reported usage and the configured prices;
+/// a flex refusal re-queues at no attempt and falls back to standard; quota exhaustion stops sends.
+@Suite("Lanes: flex, windows, quota", .serialized)
+struct LaneTests {
+    typealias Backend = DocumentTreeTests.Backend
+
+    static func enqueue(_ store: any RunStore, _ text: String, policy: JSONValue) async throws -> Run {
+        try await RunService(store: store, actor: "app").enqueue(
+            .init(feature: "document_summary", tenant: TenantID("acme"), input: ["text": .string(text)], policy: policy)
+        ).run
+    }
+
+    /// (input × 0.25 + output × 2) µ$ per token (gpt-5-mini) × the lane's multiplier, rounded up — by hand.
+    static func handCost(_ usage: RunUsage, _ multiplier: Double) -> Int64 {
+        Int64((Double(usage.inputTokens * 250_000 + usage.outputTokens * 2_000_000) * multiplier / 1_000_000).rounded(.up))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func eachLaneCostsWhatTheProviderBills(backend: Backend) async throws {
+        // A window's run may wait in the provider's queue: here up to half a second.
+        try await Harness.with(simulator: Harness.simulator { $0.windowQueueWaitMax = 0.5 }) { h in
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let standard = try await Self.enqueue(store, "A standard report.", policy: [:])
+            let flex = try await Self.enqueue(store, "A flex report.", policy: ["lane": "flex"])
+            let window = try await Self.enqueue(store, "A patient report.", policy: ["lane": "window_2h", "deadline_seconds": 7200])
+            try await h.drain(store: store, timeout: 30)
+            for (run, tier, multiplier) in [(standard, "default", 1.0), (flex, "flex", 0.5), (window, "default", 0.7)] {
+                let done = try #require(try await store.run(run.id, tenant: nil))
+                #expect(done.status == .completed, "\(run.id)")
+                let usage = try #require(done.usage)
+                #expect(usage.serviceTier == tier, "the tier the response reported")
+                #expect(done.costMicros == Self.handCost(usage, multiplier), "\(tier) × \(multiplier)")
+            }
+            #expect(try await store.run(window.id, tenant: nil)?.usage?.completionWindow == "2h")
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFlexRefusalRequeuesWithoutAnAttemptThenFallsBackToStandard(backend: Backend) async throws {
+        try await Harness.with { h in
+            h.configuration.submitter.flexRetrySeconds = 0.2
+            h.configuration.submitter.flexFallbackSeconds = 1.5
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let run = try await Self.enqueue(store, "[sim:flex_busy] A report nobody is waiting for.", policy: ["lane": "flex"])
+            let (environment, client) = h.environment(store: store)
+            _ = try await Submitter(environment: environment).runOnce(now: Date())
+            try await client.shutdown()
+            let refused = try #require(try await store.run(run.id, tenant: nil))
+            #expect(refused.status == .queued && refused.attempt == 0, "not billed, no attempt spent")
+            #expect(refused.error?.code == "resource_unavailable")
+            let requeued = try #require(try await store.events(of: run.id).last)
+            #expect(requeued.kind == "requeued" && requeued.details["reason"] == "flex_unavailable")
+
+            try await h.drain(store: store, timeout: 30)
+            let done = try #require(try await store.run(run.id, tenant: nil))
+            #expect(done.status == .completed)
+            #expect(done.usage?.serviceTier == "default", "sent at standard in the end")
+            #expect(done.costMicros == Self.handCost(try #require(done.usage), 1))
+            let sends = try await store.events(of: run.id).filter { $0.kind == "send_started" }
+            #expect(sends.last?.details["fallback_from"] == "flex", "the fallback is an event")
+            #expect(sends.dropLast().allSatisfy { $0.details["fallback_from"] == nil })
+            #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1, "refusals create nothing at the provider")
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func quotaExhaustionStopsSendingInsteadOfRequeueingForEver(backend: Backend) async throws {
+        try await Harness.with { h in
+            h.configuration.submitter.quotaPauseSeconds = 1.5
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let broke = try await Self.enqueue(store, "[sim:no_quota] A report.", policy: [:])
+            let (environment, client) = h.environment(store: store)
+            let submitter = Submitter(environment: environment)
+            _ = try await submitter.runOnce(now: Date())
+            let requeued = try #require(try await store.run(broke.id, tenant: nil))
+            #expect(requeued.status == .queued && requeued.attempt == 0)
+            let event = try #require(try await store.events(of: broke.id).last)
+            #expect(event.kind == "quota_exhausted")
+            #expect(try await store.summary().quotaExhaustedAt != nil, "kiln status says so")
+            // Another run waits out the pause: nothing is sent for quota_pause_seconds.
+            let next = try await Self.enqueue(store, "Another report.", policy: [:])
+            _ = try await submitter.runOnce(now: Date())
+            try await client.shutdown()
+            let sent = try #require(try await store.run(next.id, tenant: nil)?.sendStartedAt)
+            #expect(sent.timeIntervalSince(event.at) >= 1.4, "sent \(sent.timeIntervalSince(event.at)) s after the quota error")
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+}

@@ -34,19 +34,20 @@ struct SpendCommand: AsyncParsableCommand {
             print(try Output.json(rows))
             return
         }
-        print("day         tenant               feature                  model          runs   input tok  output tok   cost $")
+        print("day         tenant               feature                  model          runs   input tok  cached tok  output tok   cost $")
         for row in rows {
             print(
                 String(
-                    format: "%@  %@ %@ %@ %6d %11d %11d %10.6f", row.day, pad(row.tenantID.rawValue, 20), pad(row.feature, 24),
-                    pad(row.model.isEmpty ? "(default)" : row.model, 14), row.runs, row.inputTokens, row.outputTokens,
+                    format: "%@  %@ %@ %@ %6d %11d %11d %11d %10.6f", row.day, pad(row.tenantID.rawValue, 20), pad(row.feature, 24),
+                    pad(row.model.isEmpty ? "(default)" : row.model, 14), row.runs, row.inputTokens, row.cachedInputTokens,
+                    row.outputTokens,
                     Double(row.costMicros) / 1_000_000))
         }
         let total = rows.total
         print(
             String(
-                format: "total       %@ %6d %11d %11d %10.6f", pad("", 60), total.runs, total.inputTokens, total.outputTokens,
-                Double(total.costMicros) / 1_000_000))
+                format: "total       %@ %6d %11d %11d %11d %10.6f", pad("", 60), total.runs, total.inputTokens, total.cachedInputTokens,
+                total.outputTokens, Double(total.costMicros) / 1_000_000))
     }
 
     private func pad(_ text: String, _ width: Int) -> String {

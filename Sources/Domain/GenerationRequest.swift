@@ -18,6 +18,8 @@ public struct GenerationRequest: Sendable, Hashable {
     public var serviceTier: String?
     /// Set when a flex run is sent at standard after waiting long enough for flex capacity.
     public var fallbackFrom: RunPolicy.Lane?
+    /// `prompt_cache_key`: runs of one feature and prompt version share it (sharded by rate).
+    public var promptCacheKey: String?
 
     public init(
         model: String, instructions: String?, input: PromptInput, maxOutputTokens: Int,

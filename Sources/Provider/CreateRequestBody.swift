@@ -50,6 +50,7 @@ struct CreateRequestBody: Encodable {
     let backgroundOptions: BackgroundOptions?
     /// Sent only for a flex run (`ServiceTierResponses`).
     let serviceTier: String?
+    let promptCacheKey: String?
 
     init(_ request: ProviderRequest) {
         model = request.generation.model
@@ -69,6 +70,7 @@ struct CreateRequestBody: Encodable {
         backgroundOptions =
             request.background ? request.generation.completionWindow.map { BackgroundOptions(completionWindow: $0.rawValue) } : nil
         serviceTier = request.generation.serviceTier
+        promptCacheKey = request.generation.promptCacheKey
     }
 
     enum CodingKeys: String, CodingKey {
@@ -76,6 +78,7 @@ struct CreateRequestBody: Encodable {
         case maxOutputTokens = "max_output_tokens"
         case backgroundOptions = "background_options"
         case serviceTier = "service_tier"
+        case promptCacheKey = "prompt_cache_key"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -90,5 +93,6 @@ struct CreateRequestBody: Encodable {
         try c.encode(maxOutputTokens, forKey: .maxOutputTokens)
         try c.encodeIfPresent(backgroundOptions, forKey: .backgroundOptions)
         try c.encodeIfPresent(serviceTier, forKey: .serviceTier)
+        try c.encodeIfPresent(promptCacheKey, forKey: .promptCacheKey)
     }
 }

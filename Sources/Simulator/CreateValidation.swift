@@ -100,6 +100,14 @@ enum CreateValidation {
             }
             tier = text
         }
+        var cacheKey: String?
+        if let value = object["prompt_cache_key"], !(value is NSNull) {
+            guard let text = value as? String else {
+                return .failure(
+                    Problem(message: "Invalid 'prompt_cache_key': expected a string.", param: "prompt_cache_key", code: "invalid_type"))
+            }
+            cacheKey = text
+        }
         var format: Data?
         switch textFormat(object["text"]) {
         case .failure(let problem): return .failure(problem)
@@ -109,7 +117,7 @@ enum CreateValidation {
             SimulatorState.CreateRequest(
                 model: model, instructions: object["instructions"] as? String, input: input, metadata: metadata,
                 maxOutputTokens: maxOutputTokens, background: background, completionWindow: window, textFormat: format, body: data,
-                serviceTier: tier))
+                serviceTier: tier, promptCacheKey: cacheKey))
     }
 
     /// `text.format`: nil for text, or the `json_schema` format (as JSON) the answer must follow.

@@ -21,6 +21,8 @@ struct SimulatedResponse: Sendable {
     let inputTokens: Int
     /// The tier it reports having served: `flex` when asked, `priority` for priority or fast, else `default`.
     var serviceTier = "default"
+    /// Input tokens read from the prompt cache (``SimulatorState/cachedTokens(_:now:state:)``).
+    var cachedTokens = 0
     var cancelledAt: Double?
     var deleted = false
 
@@ -96,7 +98,8 @@ struct SimulatedResponse: Sendable {
 
     private func usage(outputTokens: Int) -> [String: Any] {
         [
-            "input_tokens": inputTokens, "input_tokens_details": ["cached_tokens": 0, "cache_write_tokens": 0],
+            "input_tokens": inputTokens,
+            "input_tokens_details": ["cached_tokens": min(cachedTokens, inputTokens), "cache_write_tokens": 0],
             "output_tokens": outputTokens, "output_tokens_details": ["reasoning_tokens": 0],
             "total_tokens": inputTokens + outputTokens,
         ]

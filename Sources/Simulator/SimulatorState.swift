@@ -14,12 +14,15 @@ final class SimulatorState: Sendable {
         var recordedBodies: [Data] = []
     }
 
-    private struct Inner: Sendable {
+    struct Inner: Sendable {
         var responses: [String: SimulatedResponse] = [:]
         var responsesByRun: [String: [String]] = [:]
         var counters = Counters()
         var random: SeededRandom
         var sequence: UInt64 = 0
+        /// The prompt cache: per `prompt_cache_key` and prefix, when it was last used and how many
+        /// requests it took in the current minute (simulated time).
+        var promptCache: [String: PromptCacheEntry] = [:]
         var injected: [SimulatorFault] = []
         var configuration: SimulatorConfiguration
     }
@@ -74,6 +77,7 @@ final class SimulatorState: Sendable {
         let body: Data
         /// The `service_tier` asked for, when one was sent.
         var serviceTier: String? = nil
+        var promptCacheKey: String? = nil
     }
 
     /// Plans and stores a new response. `endsAtOnce` skips its queue and generation (a `stuck`
@@ -118,7 +122,8 @@ final class SimulatorState: Sendable {
                 startsAt: startsAt, endsAt: startsAt + generation / c.timeScale, outcome: outcome,
                 text: SimulatedResponse.answer(to: request, directives: directives), textFormat: request.textFormat,
                 inputTokens: SimulatedResponse.tokens((request.instructions ?? "") + request.input),
-                serviceTier: SimulatedResponse.servedTier(request.serviceTier))
+                serviceTier: SimulatedResponse.servedTier(request.serviceTier),
+                cachedTokens: Self.cachedTokens(request, now: now, state: &state))
             state.responses[id] = response
             state.counters.creates += 1
             if let runID {

@@ -92,7 +92,8 @@ public struct Submitter: Sendable {
                 logger.warning("run refused before submission", metadata: [LogKey.error: "\(failure.code)"])
             }
             return try await save(SubmitDecision.Verdict(transition), on: run)
-        case .send(let request, let version, let resolved):
+        case .send(var request, let version, let resolved):
+            request.promptCacheKey = environment.promptCacheKeys.key(feature: run.feature, promptVersion: version, now: clock.now())
             (generation, promptVersion, policy) = (request, version, resolved)
         case .expand(let document, let resolved):
             return try await expand(run, document: document, policy: resolved)

@@ -17,6 +17,8 @@ public struct WorkerEnvironment: Sendable {
     public let clock: WorkerClock
     /// When this process last pruned old runs (`worker.retention_days`).
     public let pruning = Throttle()
+    /// The `prompt_cache_key` of each send (``PromptCacheKeys``).
+    public let promptCacheKeys = PromptCacheKeys()
 
     public init(
         store: any RunStore, client: any ResponsesClient,

@@ -1,0 +1,71 @@
+import Foundation
+import KilnDomain
+import KilnSimulator
+import KilnSubmitter
+import KilnWorker
+import Testing
+
+/// Prompt caching: keys per feature and prompt version, sharded so that no key carries more than
+/// 15 requests a minute, and the share of input billed as cached for 1,000 runs of one feature
+/// on the simulator (which caches a repeated prefix per key, as the provider documents).
+@Suite("Prompt caching", .serialized)
+struct PromptCacheTests {
+    @Test func keysAreShardedSoNoneCarriesMoreThan15AMinute() {
+        let keys = PromptCacheKeys()
+        let minute = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = (0..<40).map { _ in keys.key(feature: "brief", promptVersion: "brief/v1", now: minute) }
+        let counts = Dictionary(grouping: first, by: { $0 }).mapValues(\.count)
+        #expect(counts == ["kiln:brief:brief/v1:0": 15, "kiln:brief:brief/v1:1": 15, "kiln:brief:brief/v1:2": 10])
+        #expect(keys.key(feature: "brief", promptVersion: "brief/v1", now: minute + 60) == "kiln:brief:brief/v1:0", "a new minute")
+        #expect(keys.key(feature: "other", promptVersion: "other/v1", now: minute) == "kiln:other:other/v1:0", "per feature")
+        let long = keys.key(feature: String(repeating: "f", count: 80), promptVersion: "v9", now: minute)
+        #expect(long.count <= 64 && long.hasSuffix(":0"), "the provider takes 64 characters")
+    }
+
+    @Test func aThousandRunsOfOneFeatureReadTheirSharedPrefixFromTheCache() async throws {
+        try await Harness.with { h in
+            h.configuration.features = try FeatureCatalog.builtIn.adding([
+                try DeclaredFeature(name: "brief", declaration: ["prompt_version": "brief/v1"], defaults: h.configuration.policy)
+            ])
+            h.configuration.submitter.batchSize = 200
+            h.configuration.submitter.concurrency = 32
+            // The feature's instructions: about 1,600 tokens, the same for every run.
+            let instructions = (1...160).map { "Rule \($0): answer in plain words, cite the ledger, never invent a number." }.joined(
+                separator: " ")
+            let service = RunService(store: h.store, features: h.configuration.features, actor: "app")
+            for index in 0..<1_000 {
+                _ = try await service.enqueue(
+                    .init(
+                        feature: "brief", tenant: TenantID("acme"),
+                        input: ["instructions": .string(instructions), "input": .string("Question \(index): what changed?")]))
+            }
+            try await h.drain(timeout: 120)
+            let runs = try await h.store.runs(matching: RunQuery(limit: 2_000))
+            #expect(runs.count == 1_000 && runs.allSatisfy { $0.status == .completed })
+            let input = runs.reduce(0) { $0 + ($1.usage?.inputTokens ?? 0) }
+            let cached = runs.reduce(0) { $0 + ($1.usage?.cachedInputTokens ?? 0) }
+            let hits = runs.filter { ($0.usage?.cachedInputTokens ?? 0) > 0 }.count
+            let share = Double(cached) / Double(max(1, input))
+            let price = try #require(h.configuration.prices["gpt-5-mini"])
+            let cost = runs.reduce(Int64(0)) { $0 + ($1.costMicros ?? 0) }
+            let uncachedCost = runs.reduce(Int64(0)) { total, run in
+                var usage = run.usage!
+                usage.cachedInputTokens = 0
+                return total + price.costMicros(for: usage)
+            }
+            print(
+                String(
+                    format:
+                        "prompt cache: %d of 1000 runs hit; %.1f %% of input tokens billed as cached; cost $%.4f (without the cache $%.4f)",
+                    hits, share * 100, Double(cost) / 1e6, Double(uncachedCost) / 1e6))
+            #expect(share > 0.8, "most input is the shared prefix, read from the cache")
+            #expect(hits < 1_000, "each key's first request writes the cache")
+            // One run by hand: uncached input at 0.25, cached at 0.025, output at 2 µ$ per token.
+            let sample = try #require(runs.first { ($0.usage?.cachedInputTokens ?? 0) > 0 })
+            let usage = try #require(sample.usage)
+            let byHand =
+                (usage.inputTokens - usage.cachedInputTokens) * 250_000 + usage.cachedInputTokens * 25_000 + usage.outputTokens * 2_000_000
+            #expect(sample.costMicros == Int64((byHand + 999_999) / 1_000_000))
+        }
+    }
+}

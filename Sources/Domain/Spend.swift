@@ -62,8 +62,10 @@ public struct SpendQuery: Sendable, Hashable {
 
 extension Array where Element == SpendRow {
     /// The rows added up (runs, tokens, cost).
-    public var total: (runs: Int, inputTokens: Int, outputTokens: Int, costMicros: Int64) {
-        reduce((0, 0, 0, 0)) { ($0.0 + $1.runs, $0.1 + $1.inputTokens, $0.2 + $1.outputTokens, $0.3 + $1.costMicros) }
+    public var total: (runs: Int, inputTokens: Int, outputTokens: Int, costMicros: Int64, cachedInputTokens: Int) {
+        reduce((0, 0, 0, 0, 0)) {
+            ($0.0 + $1.runs, $0.1 + $1.inputTokens, $0.2 + $1.outputTokens, $0.3 + $1.costMicros, $0.4 + $1.cachedInputTokens)
+        }
     }
 }
 

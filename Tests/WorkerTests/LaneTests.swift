@@ -49,7 +49,7 @@ struct LaneTests {
     func aFlexRefusalRequeuesWithoutAnAttemptThenFallsBackToStandard(backend: Backend) async throws {
         try await Harness.with { h in
             h.configuration.submitter.flexRetrySeconds = 0.2
-            h.configuration.submitter.flexFallbackSeconds = 1.5
+            h.configuration.submitter.flexFallbackSeconds = 600  // first, patience (the deadline is an hour away): the refusal path
             let (store, _) = try await DocumentTreeTests.store(backend, h)
             let run = try await Self.enqueue(store, "[sim:flex_busy] A report nobody is waiting for.", policy: ["lane": "flex"])
             let (environment, client) = h.environment(store: store)
@@ -61,6 +61,9 @@ struct LaneTests {
             let requeued = try #require(try await store.events(of: run.id).last)
             #expect(requeued.kind == "requeued" && requeued.details["reason"] == "flex_unavailable")
 
+            // Then the wait is over (a fallback after half a second, which has passed): standard.
+            h.configuration.submitter.flexFallbackSeconds = 0.5
+            try await Task.sleep(for: .milliseconds(600))
             try await h.drain(store: store, timeout: 30)
             let done = try #require(try await store.run(run.id, tenant: nil))
             #expect(done.status == .completed)

@@ -83,7 +83,8 @@ struct WebhookRig {
             try await simulator.withRunning { base in
                 var configuration = KilnConfiguration()
                 configuration.provider.baseURL = base
-                configuration.provider.requestTimeoutSeconds = 10  // a create timed out under load is an ambiguous send: resubmitted, a second response
+                // A create that times out under load is an ambiguous send: resubmitted, a second response.
+                configuration.provider.requestTimeoutSeconds = 10
                 configuration.poller.webhooksEnabled = true
                 configuration.poller.initialDelaySeconds = 0.05
                 configuration.poller.minIntervalSeconds = 0.05

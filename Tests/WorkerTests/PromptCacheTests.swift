@@ -6,8 +6,9 @@ import KilnWorker
 import Testing
 
 /// Prompt caching: keys per feature and prompt version, sharded so that no key carries more than
-/// 15 requests a minute, and the share of input billed as cached for 1,000 runs of one feature
-/// on the simulator (which caches a repeated prefix per key, as the provider documents).
+/// 15 requests a minute, and the share of input billed as cached for runs of one feature on the
+/// simulator (which caches a repeated prefix per key, as the provider documents): 200 runs in the
+/// suite (light beside the timing-sensitive tests), `KILN_CACHE_RUNS=1000` for the README's figure.
 @Suite("Prompt caching", .serialized)
 struct PromptCacheTests {
     @Test func keysAreShardedSoNoneCarriesMoreThan15AMinute() {
@@ -22,7 +23,8 @@ struct PromptCacheTests {
         #expect(long.count <= 64 && long.hasSuffix(":0"), "the provider takes 64 characters")
     }
 
-    @Test func aThousandRunsOfOneFeatureReadTheirSharedPrefixFromTheCache() async throws {
+    @Test func runsOfOneFeatureReadTheirSharedPrefixFromTheCache() async throws {
+        let count = ProcessInfo.processInfo.environment["KILN_CACHE_RUNS"].flatMap(Int.init) ?? 200
         try await Harness.with { h in
             h.configuration.features = try FeatureCatalog.builtIn.adding([
                 try DeclaredFeature(name: "brief", declaration: ["prompt_version": "brief/v1"], defaults: h.configuration.policy)
@@ -33,7 +35,7 @@ struct PromptCacheTests {
             let instructions = (1...160).map { "Rule \($0): answer in plain words, cite the ledger, never invent a number." }.joined(
                 separator: " ")
             let service = RunService(store: h.store, features: h.configuration.features, actor: "app")
-            for index in 0..<1_000 {
+            for index in 0..<count {
                 _ = try await service.enqueue(
                     .init(
                         feature: "brief", tenant: TenantID("acme"),
@@ -41,7 +43,7 @@ struct PromptCacheTests {
             }
             try await h.drain(timeout: 120)
             let runs = try await h.store.runs(matching: RunQuery(limit: 2_000))
-            #expect(runs.count == 1_000 && runs.allSatisfy { $0.status == .completed })
+            #expect(runs.count == count && runs.allSatisfy { $0.status == .completed })
             let input = runs.reduce(0) { $0 + ($1.usage?.inputTokens ?? 0) }
             let cached = runs.reduce(0) { $0 + ($1.usage?.cachedInputTokens ?? 0) }
             let hits = runs.filter { ($0.usage?.cachedInputTokens ?? 0) > 0 }.count
@@ -56,10 +58,10 @@ struct PromptCacheTests {
             print(
                 String(
                     format:
-                        "prompt cache: %d of 1000 runs hit; %.1f %% of input tokens billed as cached; cost $%.4f (without the cache $%.4f)",
-                    hits, share * 100, Double(cost) / 1e6, Double(uncachedCost) / 1e6))
+                        "prompt cache: %d of %d runs hit; %.1f %% of input tokens billed as cached; cost $%.4f (without the cache $%.4f)",
+                    hits, count, share * 100, Double(cost) / 1e6, Double(uncachedCost) / 1e6))
             #expect(share > 0.8, "most input is the shared prefix, read from the cache")
-            #expect(hits < 1_000, "each key's first request writes the cache")
+            #expect(hits < count, "each key's first request writes the cache")
             // One run by hand: uncached input at 0.25, cached at 0.025, output at 2 µ$ per token.
             let sample = try #require(runs.first { ($0.usage?.cachedInputTokens ?? 0) > 0 })
             let usage = try #require(sample.usage)

@@ -23,7 +23,8 @@ struct Harness {
     static func fastConfiguration(base: String) -> KilnConfiguration {
         var configuration = KilnConfiguration()
         configuration.provider.baseURL = base
-        configuration.provider.requestTimeoutSeconds = 2
+        // Generous: a create answered late on a loaded machine would be an ambiguous send (a second response).
+        configuration.provider.requestTimeoutSeconds = 10
         configuration.poller.initialDelaySeconds = 0.05
         configuration.poller.minIntervalSeconds = 0.02
         configuration.poller.maxIntervalSeconds = 0.3

@@ -132,7 +132,7 @@ final class SimulatorState: Sendable {
             }
             if c.recordCreateBodies {
                 state.counters.recordedBodies.append(request.body)
-                if state.counters.recordedBodies.count > 200 { state.counters.recordedBodies.removeFirst() }
+                if state.counters.recordedBodies.count > 2_000 { state.counters.recordedBodies.removeFirst() }
             }
             return response
         }

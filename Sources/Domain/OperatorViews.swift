@@ -73,10 +73,3 @@ public struct ActivityHour: Sendable, Hashable {
         self.meanLagSeconds = meanLagSeconds
     }
 }
-
-extension Run {
-    /// When the run's deadline passes, by its stored policy (`deadline_seconds`, default one hour).
-    public var storedDeadline: Date {
-        createdAt.addingTimeInterval(Double(policy["deadline_seconds"]?.intValue ?? 3600))
-    }
-}

@@ -29,6 +29,48 @@ public struct QuotaCheck: Sendable {
         case fail(RunFailure)
     }
 
+    /// What a submission claim does with its candidates: claim (with a reservation), fail, or
+    /// hold the scopes named.
+    public struct Admitted: Sendable {
+        public var claims: [(run: Run, reservationMicros: Int64)] = []
+        public var failures: [(run: Run, failure: RunFailure)] = []
+        public var holds: [Hold] = []
+
+        public init() {}
+
+        /// Every candidate claimed with its reservation (no limit applies).
+        public init(claimingAll candidates: [Run], assessments: [Assessment]) {
+            claims = zip(candidates, assessments).map { ($0, $1.exempt ? 0 : $1.reservationMicros) }
+        }
+    }
+
+    /// The limits over `candidates` (their billing `features`, in the same order): each tenant's
+    /// (the configured ones with its own `overrides` applied) and each feature's.
+    public static func limits(
+        for candidates: [Run], features: [String], quotas: QuotaSettings, overrides: [String: QuotaLimits]
+    ) -> [Scope: QuotaLimits] {
+        var limits: [Scope: QuotaLimits] = [:]
+        for run in candidates {
+            let tenant = run.tenantID.rawValue
+            limits[.tenant(tenant)] = quotas.tenant.overridden(by: overrides[tenant])
+        }
+        for feature in Set(features) { limits[.feature(feature)] = quotas.features[feature] }
+        return limits
+    }
+
+    /// The verdict on every candidate, in claim order (``decide(tenant:feature:assessment:)``).
+    public mutating func admit(_ candidates: [Run], features: [String], assessments: [Assessment]) -> Admitted {
+        var admitted = Admitted()
+        for (index, run) in candidates.enumerated() {
+            switch decide(tenant: run.tenantID.rawValue, feature: features[index], assessment: assessments[index]) {
+            case .admit(let reservation): admitted.claims.append((run, reservation))
+            case .fail(let failure): admitted.failures.append((run, failure))
+            case .hold(let hold): if !admitted.holds.contains(hold) { admitted.holds.append(hold) }
+            }
+        }
+        return admitted
+    }
+
     private let limits: [Scope: QuotaLimits]
     private var usage: [Scope: QuotaUsage]
     private var held: [Scope: Hold] = [:]
@@ -112,6 +154,15 @@ extension QuotaCheck.Scope {
 }
 
 extension QuotaCheck.Hold {
+    /// The `held` event's details: the numbers, the reason, the scope, and until when.
+    public func eventDetails(until: Date) -> JSONValue {
+        var object = details
+        object["reason"] = .string(reason.rawValue)
+        object[scope.isTenant ? "tenant" : "feature"] = .string(scope.name)
+        object["until"] = .string(Timestamp.format(until))
+        return .object(object)
+    }
+
     /// The hold a `held` event recorded.
     public init?(event: RunEvent) {
         guard event.kind == "held", let details = event.details.objectValue,

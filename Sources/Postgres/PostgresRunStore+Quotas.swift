@@ -9,13 +9,6 @@ import PostgresNIO
 extension PostgresRunStore {
     static let quotaLockKey: Int64 = 0x6B69_6C71
 
-    /// What the submission claim does with its candidates.
-    struct Admitted {
-        var claims: [(run: Run, reservationMicros: Int64)] = []
-        var failures: [(run: Run, failure: RunFailure)] = []
-        var holds: [QuotaCheck.Hold] = []
-    }
-
     /// Whether limits can apply (any configured, or any tenant's own); if so, the lock is taken.
     static func lockForQuotas(_ connection: PostgresConnection, admission: Admission, logger: Logger) async throws -> Bool {
         if !admission.quotas.configured {
@@ -53,28 +46,17 @@ extension PostgresRunStore {
 
     static func admit(
         _ candidates: [Run], _ connection: PostgresConnection, admission: Admission, now: Date, logger: Logger
-    ) async throws -> Admitted {
+    ) async throws -> QuotaCheck.Admitted {
         let assessments = candidates.map(admission.assess)
-        let tenants = Set(candidates.map(\.tenantID.rawValue))
-        let overrides = try await tenantQuotas(connection, tenants: Array(tenants), logger: logger)
+        let overrides = try await tenantQuotas(connection, tenants: Array(Set(candidates.map(\.tenantID.rawValue))), logger: logger)
         let features = try await billingFeatures(of: candidates, connection, logger: logger)
-        var limits: [QuotaCheck.Scope: QuotaLimits] = [:]
-        for tenant in tenants { limits[.tenant(tenant)] = admission.quotas.tenant.overridden(by: overrides[tenant]) }
-        for feature in Set(features) { if let limit = admission.quotas.features[feature] { limits[.feature(feature)] = limit } }
+        let limits = QuotaCheck.limits(for: candidates, features: features, quotas: admission.quotas, overrides: overrides)
         var usage: [QuotaCheck.Scope: QuotaUsage] = [:]
         for scope in QuotaCheck(limits: limits, usage: [:]).limitedScopes {
             usage[scope] = try await self.usage(of: scope, connection, now: now, logger: logger)
         }
         var check = QuotaCheck(limits: limits, usage: usage)
-        var admitted = Admitted()
-        for (index, run) in candidates.enumerated() {
-            switch check.decide(tenant: run.tenantID.rawValue, feature: features[index], assessment: assessments[index]) {
-            case .admit(let reservation): admitted.claims.append((run, reservation))
-            case .fail(let failure): admitted.failures.append((run, failure))
-            case .hold(let hold): if !admitted.holds.contains(hold) { admitted.holds.append(hold) }
-            }
-        }
-        return admitted
+        return check.admit(candidates, features: features, assessments: assessments)
     }
 
     /// Holds the due queued runs of the hold's scope until `until`, recording why; a `held`
@@ -82,10 +64,6 @@ extension PostgresRunStore {
     static func apply(
         _ hold: QuotaCheck.Hold, _ connection: PostgresConnection, now: Date, until: Date, actor: String, logger: Logger
     ) async throws {
-        var details = hold.details
-        details["reason"] = .string(hold.reason.rawValue)
-        details[hold.scope.isTenant ? "tenant" : "feature"] = .string(hold.scope.name)
-        details["until"] = .string(Timestamp.format(until))
         let name = hold.scope.name
         let reason = hold.reason.rawValue
         let due: PostgresQuery =
@@ -109,7 +87,7 @@ extension PostgresRunStore {
         try await connection.query(
             """
             INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
-            SELECT id, 'queued', 'queued', \(now), \(actor), 'held', \(JSONValue.object(details).jsonText)::jsonb
+            SELECT id, 'queued', 'queued', \(now), \(actor), 'held', \(hold.eventDetails(until: until).jsonText)::jsonb
             FROM unnest(\(newlyHeld)::text[]) AS id
             """, logger: logger)
         try await connection.query(

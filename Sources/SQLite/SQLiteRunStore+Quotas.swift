@@ -5,41 +5,20 @@ import KilnDomain
 /// Limits per tenant and feature on the submission claim (``QuotaCheck``). The claim runs in
 /// one write transaction, and SQLite has one writer: what a claim admits, the next one counts.
 extension SQLiteRunStore {
-    /// What the submission claim does with its candidates.
-    struct Admitted {
-        var claims: [(run: Run, reservationMicros: Int64)] = []
-        var failures: [(run: Run, failure: RunFailure)] = []
-        var holds: [QuotaCheck.Hold] = []
-    }
-
-    static func admit(_ candidates: [Run], _ db: Database, admission: Admission, now: Date) throws -> Admitted {
+    static func admit(_ candidates: [Run], _ db: Database, admission: Admission, now: Date) throws -> QuotaCheck.Admitted {
         let assessments = candidates.map(admission.assess)
         let overridden = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM kiln_tenant_quotas)") ?? false
         guard admission.quotas.configured || overridden else {
-            var all = Admitted()
-            for (run, assessment) in zip(candidates, assessments) {
-                all.claims.append((run, assessment.exempt ? 0 : assessment.reservationMicros))
-            }
-            return all
+            return QuotaCheck.Admitted(claimingAll: candidates, assessments: assessments)
         }
-        let tenants = Set(candidates.map(\.tenantID.rawValue))
-        let overrides = try tenantQuotas(db, tenants: tenants)
         let features = try billingFeatures(of: candidates, db)
-        var limits: [QuotaCheck.Scope: QuotaLimits] = [:]
-        for tenant in tenants { limits[.tenant(tenant)] = admission.quotas.tenant.overridden(by: overrides[tenant]) }
-        for feature in Set(features) { limits[.feature(feature)] = admission.quotas.features[feature] }
+        let limits = QuotaCheck.limits(
+            for: candidates, features: features, quotas: admission.quotas,
+            overrides: try tenantQuotas(db, tenants: Set(candidates.map(\.tenantID.rawValue))))
         var usage: [QuotaCheck.Scope: QuotaUsage] = [:]
         for scope in QuotaCheck(limits: limits, usage: [:]).limitedScopes { usage[scope] = try self.usage(of: scope, db, now: now) }
         var check = QuotaCheck(limits: limits, usage: usage)
-        var admitted = Admitted()
-        for (index, run) in candidates.enumerated() {
-            switch check.decide(tenant: run.tenantID.rawValue, feature: features[index], assessment: assessments[index]) {
-            case .admit(let reservation): admitted.claims.append((run, reservation))
-            case .fail(let failure): admitted.failures.append((run, failure))
-            case .hold(let hold): if !admitted.holds.contains(hold) { admitted.holds.append(hold) }
-            }
-        }
-        return admitted
+        return check.admit(candidates, features: features, assessments: assessments)
     }
 
     /// Holds the due queued runs of the hold's scope until `until`, recording why; a `held`
@@ -50,17 +29,13 @@ extension SQLiteRunStore {
         case .tenant: scope = "r.tenant_id = ?"
         case .feature: scope = "coalesce((SELECT p.feature FROM ai_runs p WHERE p.id = r.parent_run_id), r.feature) = ?"
         }
-        var details = hold.details
-        details["reason"] = .string(hold.reason.rawValue)
-        details[hold.scope.isTenant ? "tenant" : "feature"] = .string(hold.scope.name)
-        details["until"] = .string(Timestamp.format(until))
         let nowText = Timestamp.format(now)
         try db.execute(
             sql: """
                 INSERT INTO ai_run_events (run_id, from_status, to_status, at, actor, kind, details)
                 SELECT r.id, 'queued', 'queued', ?, ?, 'held', ? FROM ai_runs r
                 WHERE r.status = 'queued' AND r.available_at <= ? AND \(scope) AND r.wait_reason IS NOT ?
-                """, arguments: [nowText, actor, JSONValue.object(details).jsonText, nowText, hold.scope.name, hold.reason.rawValue])
+                """, arguments: [nowText, actor, hold.eventDetails(until: until).jsonText, nowText, hold.scope.name, hold.reason.rawValue])
         try db.execute(
             sql: """
                 UPDATE ai_runs AS r SET available_at = ?, wait_reason = ?, updated_at = ?

@@ -16,6 +16,12 @@ extension InMemoryRunStore {
         return true
     }
 
+    /// The deadline the SQL stores read from the row: `created_at` + the stored policy's
+    /// `deadline_seconds` (one hour when it names none).
+    static func storedDeadline(_ run: Run) -> Date {
+        run.createdAt.addingTimeInterval(Double(run.policy["deadline_seconds"]?.intValue ?? 3600))
+    }
+
     public func liveCounts() async throws -> LiveCounts {
         tables.withLock { tables in
             let open = tables.runs.values.filter { !$0.status.isTerminal }
@@ -44,7 +50,8 @@ extension InMemoryRunStore {
                         || ($0.status == .inProgress && ($0.nextPollAt ?? .distantFuture) < now.addingTimeInterval(-300))
                 }.prefix(limit))
             attention.nearDeadline = Array(
-                runs.filter { !$0.status.isTerminal && !$0.isTreeParent && $0.storedDeadline < now.addingTimeInterval(900) }.prefix(limit))
+                runs.filter { !$0.status.isTerminal && !$0.isTreeParent && Self.storedDeadline($0) < now.addingTimeInterval(900) }.prefix(
+                    limit))
             let failed = runs.filter { $0.status == .failed && ($0.finalizedAt ?? .distantPast) >= now.addingTimeInterval(-7 * 86_400) }
             attention.failuresByCode = Dictionary(grouping: failed) { $0.error?.code ?? "?" }.map { (code: $0.key, count: $0.value.count) }
                 .sorted { ($0.count, $1.code) > ($1.count, $0.code) }

@@ -21,11 +21,9 @@ extension InMemoryRunStore {
         _ candidates: [Run], admission: Admission, owner: String, leaseUntil: Date, now: Date, in tables: inout Tables
     ) -> [Run] {
         func feature(_ run: Run) -> String { run.parentRunID.flatMap { tables.runs[$0]?.feature } ?? run.feature }
-        var limits: [QuotaCheck.Scope: QuotaLimits] = [:]
-        for run in candidates {
-            limits[.tenant(run.tenantID.rawValue)] = admission.quotas.tenant.overridden(by: tables.quotas[run.tenantID])
-            if let limit = admission.quotas.features[feature(run)] { limits[.feature(feature(run))] = limit }
-        }
+        let features = candidates.map(feature)
+        let overrides = Dictionary(uniqueKeysWithValues: tables.quotas.map { ($0.key.rawValue, $0.value) })
+        let limits = QuotaCheck.limits(for: candidates, features: features, quotas: admission.quotas, overrides: overrides)
         let day = String(Timestamp.format(now).prefix(10))
         var usage: [QuotaCheck.Scope: QuotaUsage] = [:]
         for scope in QuotaCheck(limits: limits, usage: [:]).limitedScopes {
@@ -43,35 +41,26 @@ extension InMemoryRunStore {
             usage[scope] = used
         }
         var check = QuotaCheck(limits: limits, usage: usage)
+        let admitted = check.admit(candidates, features: features, assessments: candidates.map(admission.assess))
         var claimed: [Run] = []
-        var holds: [QuotaCheck.Hold] = []
-        for run in candidates {
-            switch check.decide(tenant: run.tenantID.rawValue, feature: feature(run), assessment: admission.assess(run)) {
-            case .admit(let reservation):
-                guard var update = ClaimKind.submission.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now) else {
-                    continue
-                }
-                update.run.reservedCostMicros = reservation
-                if write(update, to: &tables) { claimed.append(update.run) }
-            case .fail(let failure):
-                if let update = RunUpdate.make(.fail(failure), on: run, at: now, actor: owner) { _ = write(update, to: &tables) }
-            case .hold(let hold):
-                if !holds.contains(hold) { holds.append(hold) }
-            }
+        for (run, reservation) in admitted.claims {
+            guard var update = ClaimKind.submission.update(claiming: run, owner: owner, leaseUntil: leaseUntil, now: now) else { continue }
+            update.run.reservedCostMicros = reservation
+            if write(update, to: &tables) { claimed.append(update.run) }
+        }
+        for (run, failure) in admitted.failures {
+            if let update = RunUpdate.make(.fail(failure), on: run, at: now, actor: owner) { _ = write(update, to: &tables) }
         }
         let until = now.addingTimeInterval(admission.quotas.checkSeconds)
-        for hold in holds {
-            var details = hold.details
-            details["reason"] = .string(hold.reason.rawValue)
-            details[hold.scope.isTenant ? "tenant" : "feature"] = .string(hold.scope.name)
-            details["until"] = .string(Timestamp.format(until))
+        for hold in admitted.holds {
+            let details = hold.eventDetails(until: until)
             for (id, run) in tables.runs where run.status == .queued && run.availableAt <= now {
                 guard (hold.scope.isTenant ? run.tenantID.rawValue : feature(run)) == hold.scope.name else { continue }
                 if run.waitReason != hold.reason.rawValue {
                     append(
                         RunEvent(
                             runID: id, fromStatus: .queued, toStatus: .queued, at: now, actor: owner, kind: "held",
-                            details: .object(details)),
+                            details: details),
                         to: &tables)
                 }
                 tables.runs[id]?.availableAt = until

@@ -60,14 +60,15 @@ struct PromptCacheTests {
                     format:
                         "prompt cache: %d of %d runs hit; %.1f %% of input tokens billed as cached; cost $%.4f (without the cache $%.4f)",
                     hits, count, share * 100, Double(cost) / 1e6, Double(uncachedCost) / 1e6))
-            // Each key's first request writes the cache and misses; every other request reads it (how many
-            // keys a run uses depends on how many minutes it spans, so the share is printed, not bounded).
+            // Each key's first request writes the cache and misses. Around a minute boundary more miss:
+            // a key's count restarts with the minute, and sends keyed in one minute that arrive in the next
+            // overflow the provider's (here the simulator's) 15 a minute — so the share is printed, not
+            // bounded tightly (a loaded CI run saw 30 misses over 8 keys).
             let keys = Set(
                 h.simulator.recordedCreateBodies.suffix(count).compactMap { body in
                     (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["prompt_cache_key"] as? String
                 })
             #expect(!keys.isEmpty && keys.allSatisfy { $0.hasPrefix("kiln:brief:brief/v1:") })
-            #expect(count - hits <= keys.count, "\(count - hits) misses, \(keys.count) keys: only a key's first request misses")
             #expect(hits < count, "each key's first request writes the cache")
             #expect(share > 0.5, "most input is the shared prefix")
             // One run by hand: uncached input at 0.25, cached at 0.025, output at 2 µ$ per token.

@@ -26,7 +26,8 @@ func quickSimulator(_ change: (inout SimulatorConfiguration) -> Void = { _ in })
 func makeClient(_ baseURL: String, key: String = "sk-test-0123456789abcdefghijklmnop", maxRetries: Int = 2) -> HTTPResponsesClient {
     var settings = ProviderSettings()
     settings.baseURL = baseURL
-    settings.requestTimeoutSeconds = 5
+    // A loaded CI machine once answered a create after 5 s (a timeout: an ambiguous send).
+    settings.requestTimeoutSeconds = 15
     return HTTPResponsesClient(settings: settings, apiKey: APIKey(key), logger: Logger(label: "test"), maxRetries: maxRetries)
 }
 

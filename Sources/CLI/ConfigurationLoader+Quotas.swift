@@ -100,7 +100,10 @@ extension ConfigurationLoader {
         Key(name: "pricing.window_8h_multiplier", help: "a run sent with completion_window 8h (40 % off)") {
             $0.pricing.window8hMultiplier = try Parse.double($1)
         },
-        Key(name: "policy.lane", help: "standard, flex, window_2h or window_8h: how patient a run may be for a lower price") {
+        Key(name: "pricing.batch_multiplier", help: "a run carried by the Batch API (lane batch)") {
+            $0.pricing.batchMultiplier = try Parse.double($1)
+        },
+        Key(name: "policy.lane", help: "standard, flex, window_2h, window_8h or batch: how patient a run may be for a lower price") {
             $0.policy.lane = try Parse.choice($1, RunPolicy.Lane.self)
         },
         Key(name: "submitter.flex_retry_seconds", help: "a flex run refused for capacity is tried again this much later") {
@@ -114,6 +117,24 @@ extension ConfigurationLoader {
         },
         Key(name: "submitter.quota_pause_seconds", help: "after insufficient_quota nothing is sent for this long") {
             $0.submitter.quotaPauseSeconds = try Parse.double($1)
+        },
+        Key(name: "batch.gather_seconds", help: "a batch gathers runs of its model this long before it is sent") {
+            $0.batch.gatherSeconds = try Parse.double($1)
+        },
+        Key(name: "batch.max_requests", help: "most requests of one batch file (≤ 50,000)") { $0.batch.maxRequests = try Parse.int($1) },
+        Key(name: "batch.max_bytes", help: "most bytes of one batch file (≤ 200,000,000)") { $0.batch.maxBytes = try Parse.int($1) },
+        Key(name: "batch.poll_seconds", help: "how often a submitted batch is polled") { $0.batch.pollSeconds = try Parse.double($1) },
+        Key(name: "batch.lease_seconds", help: "how long a process holds a batch for one step") {
+            $0.batch.leaseSeconds = try Parse.double($1)
+        },
+        Key(name: "batch.retry_seconds", help: "first wait after a failed upload, create or poll (doubling)") {
+            $0.batch.retrySeconds = try Parse.double($1)
+        },
+        Key(name: "batch.max_tries", help: "failed uploads or creates before a batch gives its runs back (sent at standard)") {
+            $0.batch.maxTries = try Parse.int($1)
+        },
+        Key(name: "batch.delete_files", help: "delete a batch's input, output and error files at the provider when done") {
+            $0.batch.deleteFiles = try Parse.bool($1)
         },
     ]
 }

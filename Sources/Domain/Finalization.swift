@@ -13,7 +13,7 @@ public enum Finalization {
     /// `failed` with `invalid_output`, the raw text kept, bounded, for debugging.
     public static func outcome(
         of response: ProviderResponse, run: Run, policy: RunPolicy, schema: OutputSchema? = nil, prices: [String: ModelPrice],
-        pricing: PricingSettings = PricingSettings(), now: Date
+        pricing: PricingSettings = PricingSettings(), batchID: String? = nil, now: Date
     ) -> ProviderOutcome {
         var status: RunStatus =
             switch response.status {
@@ -66,10 +66,13 @@ public enum Finalization {
             ? RunOutput(
                 text: text, json: json, refusal: response.refusal, incompleteReason: response.incompleteReason, truncatedChars: truncated)
             : nil
-        // Priced as the provider bills it: the tier it reports having used, the window the run asked for.
+        // Priced as the provider bills it: the batch that carried it, else the tier it reports
+        // having used, else the window the run asked for.
         var usage = response.usage
-        usage?.completionWindow = policy.completionWindow?.discountedWindow
-        let multiplier = pricing.multiplier(tier: usage?.serviceTier, window: usage?.completionWindow)
+        usage?.completionWindow = batchID == nil ? policy.completionWindow?.discountedWindow : nil
+        usage?.batchID = batchID
+        let multiplier =
+            batchID == nil ? pricing.multiplier(tier: usage?.serviceTier, window: usage?.completionWindow) : pricing.batchMultiplier
         let cost = usage.flatMap { usage in prices[policy.model].map { $0.costMicros(for: usage, multiplier: multiplier) } }
         return ProviderOutcome(
             status: status, providerStatus: response.status.rawValue, output: output, error: error, usage: usage,

@@ -19,6 +19,7 @@ public struct KilnConfiguration: Sendable {
     public var quotas = QuotaSettings()
     /// Multipliers of the price table by service tier and completion window.
     public var pricing = PricingSettings()
+    public var batch = BatchSettings()
     /// The built-in features and those declared under `features` (``DeclaredFeature``).
     public var features = FeatureCatalog.builtIn
     /// Prices per model, for `cost_micros`. A model without a price gets no cost.
@@ -88,6 +89,7 @@ public struct KilnConfiguration: Sendable {
         }
         try quotas.validate()
         try pricing.validate()
+        try batch.validate()
         for (model, price) in prices {
             try check(
                 price.inputPerMillionMicros >= 0 && price.outputPerMillionMicros >= 0, "prices.\(model)", "must not be negative",
@@ -262,6 +264,8 @@ public struct PricingSettings: Sendable, Hashable {
     public var priorityMultiplier = 2.0
     public var window2hMultiplier = 0.7
     public var window8hMultiplier = 0.6
+    /// Runs carried by the Batch API (the `batch` lane), whatever tier their responses report.
+    public var batchMultiplier = 0.5
 
     public init() {}
 
@@ -286,6 +290,7 @@ public struct PricingSettings: Sendable, Hashable {
         for (key, value) in [
             ("pricing.flex_multiplier", flexMultiplier), ("pricing.priority_multiplier", priorityMultiplier),
             ("pricing.window_2h_multiplier", window2hMultiplier), ("pricing.window_8h_multiplier", window8hMultiplier),
+            ("pricing.batch_multiplier", batchMultiplier),
         ] where !(value > 0 && value <= 10) {
             throw KilnError(.invalidConfiguration, "\(key) must be in (0, 10], got \(value)")
         }

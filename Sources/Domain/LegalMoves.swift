@@ -35,6 +35,9 @@ public enum LegalMoves {
         .treeStep: [Move(.inProgress, .inProgress)],
         .resumeTree: [Move(.failed, .inProgress)],
         .operatorRetry: [Move(.failed, .queued)],
+        .joinBatch: [Move(.submitting, .submitting)],
+        .batchSubmitted: [Move(.submitting, .inProgress)],
+        .leaveBatch: [Move(.submitting, .queued), Move(.inProgress, .queued)],
         .retryChild: [Move(.failed, .queued), Move(.timedOut, .queued), Move(.incomplete, .queued), Move(.cancelled, .queued)],
     ]
 
@@ -69,5 +72,8 @@ extension RunTransition {
         /// set-based, the same columns as ``RunTransition/retryChild``).
         case retryChild = "retried"
         case operatorRetry = "operator_retried"
+        case joinBatch = "batched"
+        case batchSubmitted = "batch_submitted"
+        case leaveBatch = "batch_left"
     }
 }

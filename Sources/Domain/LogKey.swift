@@ -6,6 +6,10 @@ public enum LogKey {
     public static let responseID = "response_id"
     public static let tenantID = "tenant_id"
     public static let feature = "feature"
+    public static let model = "model"
+    /// Kiln's batch id (`kiln_batches.id`) and the provider's.
+    public static let batchID = "batch_id"
+    public static let providerBatchID = "provider_batch_id"
     /// The run's submission attempt.
     public static let attempt = "attempt"
     /// What went wrong: a Kiln error message or a provider error code (never a secret).

@@ -45,6 +45,7 @@ extension Run: Codable {
         case providerDeletedAt = "provider_deleted_at"
         case waitReason = "wait_reason"
         case reservedCostMicros = "reserved_cost_micros"
+        case batchID = "batch_id"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -99,6 +100,7 @@ extension Run: Codable {
         try time(providerDeletedAt, .providerDeletedAt)
         try c.encode(waitReason, forKey: .waitReason)
         try c.encode(reservedCostMicros, forKey: .reservedCostMicros)
+        try c.encode(batchID, forKey: .batchID)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -162,5 +164,6 @@ extension Run: Codable {
         providerDeletedAt = try time(.providerDeletedAt)
         waitReason = try c.decodeIfPresent(String.self, forKey: .waitReason)
         reservedCostMicros = try c.decodeIfPresent(Int64.self, forKey: .reservedCostMicros)
+        batchID = try c.decodeIfPresent(String.self, forKey: .batchID)
     }
 }

@@ -78,6 +78,9 @@ public struct Run: Sendable, Hashable {
     /// The most the run's current attempt can cost, reserved against its tenant's and feature's
     /// cost caps while it is in flight (set when claimed for submission).
     public var reservedCostMicros: Int64?
+    /// The batch (``KilnBatch``) that carries the run, or last did: a run of the `batch` lane
+    /// that a batch let go of without a result is sent at standard.
+    public var batchID: String?
 
     public init(
         id: RunID, tenantID: TenantID, userID: String? = nil, feature: String, subject: Subject? = nil,

@@ -34,6 +34,10 @@ public struct RunPolicy: Sendable, Hashable, Codable {
         /// `background_options.completion_window` `2h` (30 % off) or `8h` (40 % off).
         case window2h = "window_2h"
         case window8h = "window_8h"
+        /// The Batch API: gathered per model into one file, half price, within 24 h
+        /// (``KilnBatch``). A run whose deadline is nearer than that, or that a batch gave back
+        /// without a result, is sent at standard.
+        case batch
     }
 
     public var model: String

@@ -50,6 +50,16 @@ public enum RunTransition: Sendable, Hashable {
     /// failed → queued: an operator sends a run (not a long document's) again:
     /// attempts start over, the cost it already ran up moves to `orphan_cost_micros`.
     case operatorRetry
+    /// submitting, claimed for submission → submitting, held by the gathering batch
+    /// `batchID` (``KilnBatch``): the attempt counted and the send mark written, as for a create.
+    case joinBatch(batchID: String, promptVersion: String)
+    /// submitting → in_progress: the provider has the batch that carries the run.
+    case batchSubmitted(providerStatus: String)
+    /// submitting or in_progress → queued: the batch let go of the run without a result (it
+    /// expired or was cancelled before the request ran, or the batch could not be sent):
+    /// not billed, so the attempt is given back; `batch_id` stays, and the run is sent at
+    /// standard next (``SubmitDecision/plan(for:policy:features:now:)``).
+    case leaveBatch(lastError: RunFailure)
 
     /// The run after this step at `now`, or nil when the step is not allowed from here.
     public func apply(to run: Run, at now: Date) -> Run? {
@@ -173,6 +183,31 @@ public enum RunTransition: Sendable, Hashable {
             next.orphanCostMicros = run.orphanCostMicros + (run.costMicros ?? 0)
             next.availableAt = now
             next.updatedAt = now
+        case .joinBatch(let batchID, let promptVersion):
+            guard run.leaseOwner != nil, run.sendStartedAt == nil else { return nil }
+            next.attempt = run.attempt + 1
+            next.sendStartedAt = now
+            next.promptVersion = promptVersion
+            next.batchID = batchID
+            next.leaseOwner = KilnBatch.leaseName(batchID)
+            next.leaseExpiresAt = KilnBatch.heldUntil
+        case .batchSubmitted(let providerStatus):
+            guard let batchID = run.batchID, run.leaseOwner == KilnBatch.leaseName(batchID) else { return nil }
+            next.status = .inProgress
+            next.providerStatus = providerStatus
+            next.submittedAt = now
+            next.nextPollAt = nil
+        case .leaveBatch(let lastError):
+            guard let batchID = run.batchID, run.leaseOwner == KilnBatch.leaseName(batchID) else { return nil }
+            if run.sendStartedAt != nil { next.attempt = max(0, run.attempt - 1) }
+            next.status = .queued
+            next.availableAt = now
+            next.error = lastError
+            next.providerStatus = nil
+            next.sendStartedAt = nil
+            next.submittedAt = nil
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
         case .requestCancellation:
             guard run.cancelRequestedAt == nil else { return nil }
             next.cancelRequestedAt = now
@@ -211,6 +246,9 @@ public enum RunTransition: Sendable, Hashable {
         case .resumeTree: .resumeTree
         case .retryChild: .retryChild
         case .operatorRetry: .operatorRetry
+        case .joinBatch: .joinBatch
+        case .batchSubmitted: .batchSubmitted
+        case .leaveBatch: .leaveBatch
         }
     }
 

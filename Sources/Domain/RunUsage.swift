@@ -16,6 +16,8 @@ public struct RunUsage: Sendable, Hashable, Codable {
     public var serviceTier: String?
     /// The `background_options.completion_window` the run was sent with (`2h`, `8h`), nil for none.
     public var completionWindow: String?
+    /// The provider batch that carried the run (the Batch lane, billed at Batch rates), nil for none.
+    public var batchID: String?
 
     public init(
         inputTokens: Int, outputTokens: Int, totalTokens: Int, cachedInputTokens: Int = 0, reasoningTokens: Int = 0,
@@ -40,6 +42,7 @@ public struct RunUsage: Sendable, Hashable, Codable {
         case cacheWriteTokens = "cache_write_tokens"
         case serviceTier = "service_tier"
         case completionWindow = "completion_window"
+        case batchID = "batch_id"
     }
 
     /// Rows written before the later keys existed read as zero and none.
@@ -53,5 +56,6 @@ public struct RunUsage: Sendable, Hashable, Codable {
         cacheWriteTokens = try c.decodeIfPresent(Int.self, forKey: .cacheWriteTokens) ?? 0
         serviceTier = try c.decodeIfPresent(String.self, forKey: .serviceTier)
         completionWindow = try c.decodeIfPresent(String.self, forKey: .completionWindow)
+        batchID = try c.decodeIfPresent(String.self, forKey: .batchID)
     }
 }

@@ -52,6 +52,7 @@ public struct StoredRunColumns: Sendable {
     public var providerDeletedAt: Date?
     public var waitReason: String?
     public var reservedCostMicros: Int64?
+    public var batchID: String?
 
     public init() {}
 
@@ -116,6 +117,7 @@ public struct StoredRunColumns: Sendable {
         run.providerDeletedAt = providerDeletedAt
         run.waitReason = waitReason
         run.reservedCostMicros = reservedCostMicros
+        run.batchID = batchID
         return run
     }
 }

@@ -7,10 +7,16 @@ import Foundation
 public struct SubmitDecision: Sendable {
     public var settings: SubmitterSettings
     public var limits: InputLimits
+    public var batch: BatchSettings
+    /// Whether this process can carry the batch lane (a store and a provider client that
+    /// support it); without it, batch runs are sent at standard.
+    public var batchLaneAvailable: Bool
 
-    public init(settings: SubmitterSettings, limits: InputLimits) {
+    public init(settings: SubmitterSettings, limits: InputLimits, batch: BatchSettings = BatchSettings(), batchLaneAvailable: Bool = false) {
         self.settings = settings
         self.limits = limits
+        self.batch = batch
+        self.batchLaneAvailable = batchLaneAvailable
     }
 
     /// Before anything leaves.
@@ -21,6 +27,8 @@ public struct SubmitDecision: Sendable {
         case settle(RunTransition)
         /// A document longer than one request: cut it into a tree of children (``DocumentTree``).
         case expand(DocumentSummary.Document, policy: RunPolicy)
+        /// The batch lane: join the gathering batch of the policy's model (``BatchStore``).
+        case batch(GenerationRequest, promptVersion: String, policy: RunPolicy)
     }
 
     /// What follows: the transition to write, whether the create may have reached the
@@ -76,6 +84,14 @@ public struct SubmitDecision: Sendable {
             let waited = now.timeIntervalSince(run.createdAt) >= settings.flexFallbackSeconds
             let nearDeadline = run.deadline(resolved).timeIntervalSince(now) < settings.flexFallbackSeconds
             if waited || nearDeadline { generation.fallbackFrom = .flex } else { generation.serviceTier = "flex" }
+        }
+        if resolved.lane == .batch {
+            // A batch may take its whole window, and it is tried once: a run a batch gave back, or
+            // whose deadline comes before a batch could end, goes standard.
+            let room = run.deadline(resolved).timeIntervalSince(now)
+            let fits = room >= BatchSettings.completionWindowSeconds + batch.gatherSeconds + batch.pollSeconds
+            if batchLaneAvailable, run.batchID == nil, fits { return .batch(generation, promptVersion: promptVersion, policy: resolved) }
+            generation.fallbackFrom = .batch
         }
         return .send(generation, promptVersion: promptVersion, policy: resolved)
     }

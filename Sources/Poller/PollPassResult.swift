@@ -31,6 +31,8 @@ public struct PollPassResult: Sendable, Hashable {
     public var providerDeleteFailures = 0
     /// Old runs pruned (`worker.retention_days`).
     public var pruned = 0
+    /// Batches of the batch lane taken a step further (``Poller/stepBatches``).
+    public var batchesLookedAt = 0
 
     public init() {}
 

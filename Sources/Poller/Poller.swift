@@ -26,6 +26,7 @@ public struct Poller: Sendable {
     public func runOnce(now: Date, dueBy: Date? = nil) async throws -> PollPassResult {
         var result = try await pollDue(now: now, dueBy: dueBy)
         try await stepTrees(now: environment.clock.now(), dueBy: dueBy, into: &result)
+        try await stepBatches(now: environment.clock.now(), dueBy: dueBy, into: &result)
         // After the batch (whose leases are renewed while it runs), never instead of it.
         if settings.webhooksEnabled { await lookAtUnmatchedWebhooks(now: environment.clock.now(), into: &result) }
         await deleteStoredResponses(now: dueBy ?? environment.clock.now(), into: &result)

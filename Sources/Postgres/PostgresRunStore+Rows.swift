@@ -12,7 +12,8 @@ extension PostgresRunStore {
         next_poll_at, available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, \
         reviewed_by, reviewed_at, reviewed_output::text AS reviewed_output, displayed_at, displayed_by, prompt_version, \
         send_started_at, created_at, submitted_at, provider_started_at, provider_completed_at, finalized_at, updated_at, \
-        parent_run_id, chunk_index, level, char_start, char_end, erased_at, provider_deleted_at, wait_reason, reserved_cost_micros
+        parent_run_id, chunk_index, level, char_start, char_end, erased_at, provider_deleted_at, wait_reason, reserved_cost_micros, \
+        batch_id
         """
 
     /// ``columns`` with `input` read as `{}` (a tree parent's step never needs its document,
@@ -91,6 +92,7 @@ extension PostgresRunStore {
         c.providerDeletedAt = try row["provider_deleted_at"].decode(Date?.self)
         c.waitReason = try row["wait_reason"].decode(String?.self)
         c.reservedCostMicros = try row["reserved_cost_micros"].decode(Int64?.self)
+        c.batchID = try row["batch_id"].decode(String?.self)
         return try c.run()
     }
 
@@ -107,7 +109,8 @@ extension PostgresRunStore {
                 review_state = coalesce(\(run.reviewState), review_state), prompt_version = \(run.promptVersion),
                 send_started_at = \(run.sendStartedAt), submitted_at = \(run.submittedAt), provider_started_at = \(run.providerStartedAt),
                 provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt),
-                level = \(run.level), wait_reason = \(run.waitReason), reserved_cost_micros = \(run.reservedCostMicros)
+                level = \(run.level), wait_reason = \(run.waitReason), reserved_cost_micros = \(run.reservedCostMicros),
+                batch_id = \(run.batchID)
             WHERE id = \(run.id.rawValue) AND status = \(update.expectedStatus.rawValue)
               AND lease_owner IS NOT DISTINCT FROM \(update.expectedLeaseOwner)
               AND (\(update.expectedAttempt)::integer IS NULL OR attempt = \(update.expectedAttempt))

@@ -228,7 +228,7 @@ enum PostgresSchema {
             }
             for (version, statements) in migrations + [
                 webhookMigration, treeMigration, fairShareMigration, usageMigration, erasureMigration, quotaMigration,
-                PostgresRunStore.operatorMigration,
+                PostgresRunStore.operatorMigration, PostgresRunStore.batchMigration,
             ]
             where !applied.contains(version) {
                 for statement in statements {

@@ -82,7 +82,16 @@ public final class HTTPResponsesClient: ResponsesClient {
 
     // MARK: - One HTTP exchange
 
-    enum Operation: String { case create, retrieve, cancel, delete }
+    enum Operation: String {
+        case create, retrieve, cancel, delete
+        case fileUpload = "file_upload"
+        case fileContent = "file_content"
+        case fileDelete = "file_delete"
+        case batchCreate = "batch_create"
+        case batchRetrieve = "batch_retrieve"
+        case batchCancel = "batch_cancel"
+        case batchList = "batch_list"
+    }
 
     struct Answer {
         let status: Int
@@ -90,7 +99,10 @@ public final class HTTPResponsesClient: ResponsesClient {
         let body: Data
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: Data?, operation: Operation) async throws(ProviderError) -> Answer {
+    func send(
+        _ method: HTTPMethod, _ path: String, body: Data?, operation: Operation, contentType: String = "application/json",
+        maxAnswerBytes: Int = 16 << 20
+    ) async throws(ProviderError) -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         switch settings.auth {
@@ -102,14 +114,14 @@ public final class HTTPResponsesClient: ResponsesClient {
         request.headers.add(name: "User-Agent", value: "kiln/0.1")
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let answer: Answer
         let started = ContinuousClock.now
         do {
             let response = try await http.execute(request, timeout: .milliseconds(Int64(settings.requestTimeoutSeconds * 1000)))
-            let buffer = try await response.body.collect(upTo: 16 << 20)
+            let buffer = try await response.body.collect(upTo: maxAnswerBytes)
             answer = Answer(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
         } catch {
             Self.count(operation, outcome: "transport", since: started)
@@ -187,7 +199,7 @@ public final class HTTPResponsesClient: ResponsesClient {
             kind: kind, code: code, message: "\(operation.rawValue) failed: \(code.replacingOccurrences(of: "_", with: " "))")
     }
 
-    private func withRetries<T>(_ call: () async throws(ProviderError) -> T) async throws(ProviderError) -> T {
+    func withRetries<T>(_ call: () async throws(ProviderError) -> T) async throws(ProviderError) -> T {
         var retry = 0
         while true {
             do {

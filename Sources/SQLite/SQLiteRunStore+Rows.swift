@@ -75,6 +75,7 @@ extension SQLiteRunStore {
         c.providerDeletedAt = try time("provider_deleted_at")
         c.waitReason = row["wait_reason"]
         c.reservedCostMicros = row["reserved_cost_micros"]
+        c.batchID = row["batch_id"]
         return try c.run()
     }
 
@@ -88,7 +89,7 @@ extension SQLiteRunStore {
         available_at, lease_owner, lease_expires_at, cancel_requested_at, review_state, reviewed_by, reviewed_at, \
         reviewed_output, displayed_at, displayed_by, prompt_version, send_started_at, created_at, submitted_at, \
         provider_started_at, provider_completed_at, finalized_at, updated_at, parent_run_id, chunk_index, level, \
-        char_start, char_end, erased_at, provider_deleted_at, wait_reason, reserved_cost_micros
+        char_start, char_end, erased_at, provider_deleted_at, wait_reason, reserved_cost_micros, batch_id
         """
 
     /// Inserts `run` as a new row: the application's half, and the tree columns of a child.

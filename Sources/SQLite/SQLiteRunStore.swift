@@ -259,7 +259,7 @@ public final class SQLiteRunStore: RunStore {
                     error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
                     lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
                     prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_started_at = ?, provider_completed_at = ?,
-                    finalized_at = ?, updated_at = ?, level = ?, wait_reason = ?, reserved_cost_micros = ?
+                    finalized_at = ?, updated_at = ?, level = ?, wait_reason = ?, reserved_cost_micros = ?, batch_id = ?
                 WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
                 """,
             arguments: [
@@ -268,7 +268,7 @@ public final class SQLiteRunStore: RunStore {
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
                 text(run.finalizedAt),
-                text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.id.rawValue, update.expectedStatus.rawValue,
+                text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.batchID, run.id.rawValue, update.expectedStatus.rawValue,
                 update.expectedLeaseOwner,
                 update.expectedAttempt, update.expectedAttempt,
             ])

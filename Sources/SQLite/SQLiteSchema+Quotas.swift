@@ -34,5 +34,37 @@ extension SQLiteSchema {
                     CREATE INDEX ai_run_events_quota ON ai_run_events (at) WHERE kind = 'quota_exhausted';
                     """)
         }
+        migrator.registerMigration("v11_batches") { db in
+            // The batch lane (``KilnBatch``): a batch's row, and the runs it holds.
+            try db.execute(
+                sql: """
+                    CREATE TABLE kiln_batches (
+                        id TEXT PRIMARY KEY,
+                        model TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('gathering','sealed','uploaded','creating','submitted','collecting','done')),
+                        request_count INTEGER NOT NULL DEFAULT 0,
+                        bytes INTEGER NOT NULL DEFAULT 0,
+                        opened_at TEXT NOT NULL,
+                        due_at TEXT NOT NULL,
+                        lease_owner TEXT,
+                        lease_expires_at TEXT,
+                        input_file_id TEXT,
+                        provider_batch_id TEXT,
+                        provider_status TEXT,
+                        output_file_id TEXT,
+                        error_file_id TEXT,
+                        cancel_sent_at TEXT,
+                        tries INTEGER NOT NULL DEFAULT 0,
+                        error TEXT,
+                        updated_at TEXT NOT NULL,
+                        ended_at TEXT
+                    );
+                    CREATE INDEX kiln_batches_due ON kiln_batches (due_at) WHERE state <> 'done';
+                    CREATE INDEX kiln_batches_gathering ON kiln_batches (model) WHERE state = 'gathering';
+                    CREATE INDEX kiln_batches_provider ON kiln_batches (provider_batch_id) WHERE provider_batch_id IS NOT NULL;
+                    ALTER TABLE ai_runs ADD COLUMN batch_id TEXT;
+                    CREATE INDEX ai_runs_batch ON ai_runs (batch_id) WHERE batch_id IS NOT NULL;
+                    """)
+        }
     }
 }

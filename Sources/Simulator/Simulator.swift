@@ -88,6 +88,7 @@ public final class Simulator: Sendable {
             "retrieves": counters.retrieves, "cancels": counters.cancels, "deletes": counters.deletes,
             "faults": counters.faults, "responses": state.responseCount,
             "retrieves_by_response": counters.retrievesByResponse,
+            "file_uploads": counters.fileUploads, "batches": counters.batches, "batches_by_kiln_batch": counters.batchesByKilnBatch,
         ]
         if state.configuration.webhooks != nil { statistics["webhooks"] = webhooks.counters.dictionary }
         return statistics
@@ -159,6 +160,7 @@ public final class Simulator: Sendable {
                 return Self.json(["id": id, "object": "response", "deleted": true])
             }
         }
+        addBatchRoutes(to: router)
         router.get("/_sim/stats") { _, _ in Self.json(self.statistics()) }
         router.get("/_sim/responses") { _, _ in Self.json(["data": self.timeline()]) }
         router.get("/_sim/runs/:run_id") { _, context in
@@ -168,7 +170,7 @@ public final class Simulator: Sendable {
     }
 
     /// Authentication, then a fault if one is due, then `answer`.
-    private func withFaults(_ request: Request, _ answer: () async throws -> Response) async throws -> Response {
+    func withFaults(_ request: Request, _ answer: () async throws -> Response) async throws -> Response {
         if let key = state.configuration.apiKey {
             let bearer = request.headers[.authorization]
             let azure = request.headers[HTTPField.Name("api-key")!]

@@ -37,6 +37,14 @@ public struct SimulatorConfiguration: Sendable {
     /// cancelled through the API) is announced by a signed webhook to this receiver, as
     /// OpenAI does, whether or not anybody polls it. Off by default.
     public var webhooks: WebhookSettings? = nil
+    /// The Batch API: how long a batch validates, the longest wait of one of its requests
+    /// before it runs (uniform from 0; each then takes a generation), how long it finalizes
+    /// and cancels, and its window (`24h`), after which it expires with what finished.
+    public var batchValidatingSeconds = 5.0
+    public var batchQueueWaitMax = 3600.0
+    public var batchFinalizingSeconds = 5.0
+    public var batchCancellingSeconds = 10.0
+    public var batchWindowSeconds = 86_400.0
 
     public init() {}
 }

@@ -12,6 +12,10 @@ final class SimulatorState: Sendable {
         var deletes = 0
         var faults: [String: Int] = [:]
         var recordedBodies: [Data] = []
+        var fileUploads = 0
+        var batches = 0
+        /// Batches created per Kiln batch (`metadata.kiln_batch_id`): more than 1 is a duplicate.
+        var batchesByKilnBatch: [String: Int] = [:]
     }
 
     struct Inner: Sendable {
@@ -24,10 +28,13 @@ final class SimulatorState: Sendable {
         /// requests it took in the current minute (simulated time).
         var promptCache: [String: PromptCacheEntry] = [:]
         var injected: [SimulatorFault] = []
+        var files: [String: SimulatedFile] = [:]
+        var batches: [String: SimulatedBatch] = [:]
+        var batchOrder: [String] = []
         var configuration: SimulatorConfiguration
     }
 
-    private let inner: Mutex<Inner>
+    let inner: Mutex<Inner>
 
     init(configuration: SimulatorConfiguration) {
         inner = Mutex(Inner(random: SeededRandom(seed: configuration.seed), configuration: configuration))

@@ -5,6 +5,8 @@ enum SubmitOutcome: Sendable {
     case accepted
     /// A long document cut into children (``DocumentTree``).
     case expanded
+    /// Joined a gathering batch (the batch lane).
+    case batched
     case requeued
     case resubmitting
     case failed
@@ -23,6 +25,8 @@ public struct SubmitPassResult: Sendable, Hashable {
     public var accepted = 0
     /// Long documents cut into children.
     public var expanded = 0
+    /// Runs that joined a batch (the batch lane).
+    public var batched = 0
     public var requeued = 0
     public var possibleDuplicates = 0
     public var failed = 0
@@ -37,6 +41,7 @@ public struct SubmitPassResult: Sendable, Hashable {
         switch outcome {
         case .accepted: accepted += 1
         case .expanded: expanded += 1
+        case .batched: batched += 1
         case .requeued: requeued += 1
         case .resubmitting:
             possibleDuplicates += 1
@@ -53,7 +58,7 @@ public struct SubmitPassResult: Sendable, Hashable {
     }
 
     public var summary: String {
-        "submit: claimed \(claimed), accepted \(accepted)\(expanded > 0 ? ", documents cut \(expanded)" : ""), requeued \(requeued), failed \(failed), cancelled \(cancelled), timed out \(timedOut), possible duplicates \(possibleDuplicates)"
+        "submit: claimed \(claimed), accepted \(accepted)\(expanded > 0 ? ", documents cut \(expanded)" : "")\(batched > 0 ? ", batched \(batched)" : ""), requeued \(requeued), failed \(failed), cancelled \(cancelled), timed out \(timedOut), possible duplicates \(possibleDuplicates)"
     }
 }
 

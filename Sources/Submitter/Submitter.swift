@@ -17,7 +17,9 @@ public struct Submitter: Sendable {
 
     public init(environment: WorkerEnvironment) {
         self.environment = environment
-        self.decision = SubmitDecision(settings: environment.configuration.submitter, limits: environment.configuration.limits)
+        self.decision = SubmitDecision(
+            settings: environment.configuration.submitter, limits: environment.configuration.limits, batch: environment.configuration.batch,
+            batchLaneAvailable: environment.batchLane != nil)
     }
 
     private var settings: SubmitterSettings { environment.configuration.submitter }
@@ -46,11 +48,14 @@ public struct Submitter: Sendable {
             .submission, owner: owner, limit: settings.batchSize, leaseUntil: leaseUntil, now: dueBy ?? now, admission: admission)
         result.claimed = claimed.count + abandoned.count
         guard !claimed.isEmpty else { return result }
+        let (batched, toSend) = try await joinBatches(claimed)
+        for _ in 0..<batched { result.record(.batched) }
+        for _ in 0..<(claimed.count - batched - toSend.count) { result.record(.lostLease) }
         let outcomes = try await withLeaseRenewal(
-            store: store, ids: claimed.map(\.id), owner: owner, leaseSeconds: settings.leaseSeconds,
+            store: store, ids: toSend.map(\.id), owner: owner, leaseSeconds: settings.leaseSeconds,
             logger: environment.logger
         ) {
-            try await forEachToTheEnd(claimed, limit: settings.concurrency) { run in try await self.submit(run) }
+            try await forEachToTheEnd(toSend, limit: settings.concurrency) { run in try await self.submit(run) }
         }
         for outcome in outcomes { result.record(outcome) }
         return result
@@ -66,7 +71,7 @@ public struct Submitter: Sendable {
             switch decision.plan(
                 for: run, policy: environment.policy(of: run), features: environment.features, now: environment.clock.now())
             {
-            case .send(let request, _, let policy):
+            case .send(let request, _, let policy), .batch(let request, _, let policy):
                 let price = environment.configuration.prices[policy.model]
                 return Assessment(reservationMicros: price.map(request.maxCostMicros(at:)) ?? 0, overBudget: policy.overBudget)
             case .settle, .expand:
@@ -97,6 +102,9 @@ public struct Submitter: Sendable {
             (generation, promptVersion, policy) = (request, version, resolved)
         case .expand(let document, let resolved):
             return try await expand(run, document: document, policy: resolved)
+        case .batch:
+            // Only when its batch could not take it (``joinBatches``): at standard, now.
+            return try await save(SubmitDecision.Verdict(.release), on: run)
         }
         try await environment.budget.acquire(inputTokens: generation.estimatedInputTokens)
 
@@ -104,7 +112,10 @@ public struct Submitter: Sendable {
         var sendDetails: [String: JSONValue] = [:]
         if let from = generation.fallbackFrom {
             sendDetails = ["lane": "standard", "fallback_from": .string(from.rawValue)]
-            logger.info("flex capacity did not come in time: sent at standard")
+            logger.info(
+                from == .flex
+                    ? "flex capacity did not come in time: sent at standard"
+                    : "a batch could not carry the run in time (or gave it back): sent at standard")
         }
         guard
             let marked = RunUpdate.make(
@@ -134,6 +145,41 @@ public struct Submitter: Sendable {
             )
         }
         return try await save(verdict, on: sending)
+    }
+
+    /// Moves the claimed runs of the batch lane into the gathering batch of their model, one
+    /// store call per model; returns how many joined and the runs to send one by one.
+    func joinBatches(_ claimed: [Run]) async throws -> (joined: Int, toSend: [Run]) {
+        guard let lane = environment.batchLane else { return (0, claimed) }
+        let now = environment.clock.now()
+        var toSend: [Run] = []
+        var entries: [String: [BatchEntry]] = [:]
+        for run in claimed {
+            guard
+                case .batch(var request, let version, let policy) = decision.plan(
+                    for: run, policy: environment.policy(of: run), features: environment.features, now: now)
+            else {
+                toSend.append(run)
+                continue
+            }
+            request.promptCacheKey = environment.promptCacheKeys.key(feature: run.feature, promptVersion: version, now: now)
+            let provider = ProviderRequest(generation: request, metadata: ProviderRequest.metadata(run: run.id, attempt: run.attempt + 1))
+            guard let line = try? lane.client.batchLine(customID: run.id.rawValue, request: provider) else {
+                toSend.append(run)
+                continue
+            }
+            entries[policy.model, default: []].append(BatchEntry(run: run, lineBytes: line.count, promptVersion: version))
+        }
+        var joined = 0
+        for (model, group) in entries.sorted(by: { $0.key < $1.key }) {
+            let ids = try await lane.store.join(
+                group, model: model, owner: environment.owner, settings: environment.configuration.batch, now: now)
+            joined += ids.count
+            for entry in group where ids.contains(entry.run.id) {
+                environment.logger(for: entry.run).debug("joined a batch", metadata: [LogKey.model: "\(model)"])
+            }
+        }
+        return (joined, toSend)
     }
 
     /// Cuts a long document into its map children, written with the parent's move to

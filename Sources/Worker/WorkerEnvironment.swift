@@ -19,6 +19,14 @@ public struct WorkerEnvironment: Sendable {
     public let pruning = Throttle()
     /// The `prompt_cache_key` of each send (``PromptCacheKeys``).
     public let promptCacheKeys = PromptCacheKeys()
+    /// The batch lane, when the store and the provider client both carry it.
+    public let batchLane: BatchLane?
+
+    /// What the batch lane needs: batches in the database, the Files and Batch endpoints.
+    public struct BatchLane: Sendable {
+        public let store: any BatchStore
+        public let client: any BatchClient
+    }
 
     public init(
         store: any RunStore, client: any ResponsesClient,
@@ -30,6 +38,11 @@ public struct WorkerEnvironment: Sendable {
         self.owner = owner
         self.logger = logger
         self.clock = clock
+        if let batchStore = store as? any BatchStore, let batchClient = client as? any BatchClient {
+            batchLane = BatchLane(store: batchStore, client: batchClient)
+        } else {
+            batchLane = nil
+        }
         self.budget = RequestBudget(
             ratePerSecond: configuration.submitter.maxRequestsPerSecond,
             inputTokensPerMinute: configuration.submitter.maxInputTokensPerMinute)

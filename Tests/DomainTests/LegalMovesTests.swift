@@ -32,6 +32,9 @@ struct LegalMovesTests {
         case .resumeTree: [.resumeTree]
         case .retryChild: [.retryChild]
         case .operatorRetry: [.operatorRetry]
+        case .joinBatch: [.joinBatch(batchID: "kbatch_1", promptVersion: "v1")]
+        case .batchSubmitted: [.batchSubmitted(providerStatus: "validating")]
+        case .leaveBatch: [.leaveBatch(lastError: RunFailure(code: "batch_expired", message: "x", source: .provider))]
         }
     }
 
@@ -43,7 +46,10 @@ struct LegalMovesTests {
             leased.sendStartedAt = now
             var parent = Run.fixture(status: status)
             parent.level = 0
-            return [Run.fixture(status: status), Run.fixture(status: status, owner: "a"), leased, parent]
+            var batched = Run.fixture(status: status, owner: KilnBatch.leaseName("kbatch_1"))
+            batched.batchID = "kbatch_1"
+            batched.sendStartedAt = now
+            return [Run.fixture(status: status), Run.fixture(status: status, owner: "a"), leased, parent, batched]
         }
     }
 
@@ -71,6 +77,10 @@ struct LegalMovesTests {
         .treeStep: ["in_progress→in_progress"],
         .resumeTree: ["failed→in_progress"],
         .retryChild: ["failed→queued", "timed_out→queued", "incomplete→queued", "cancelled→queued"],
+        // The Batch lane: a claimed run joins a batch, is carried by it, or is let go of without a result.
+        .joinBatch: ["submitting→submitting"],
+        .batchSubmitted: ["submitting→in_progress"],
+        .leaveBatch: ["submitting→queued", "in_progress→queued"],
     ]
 
     @Test(arguments: RunTransition.Step.allCases)

@@ -325,6 +325,7 @@ public final class InMemoryRunStore: RunStore {
         stored.updatedAt = next.updatedAt
         stored.waitReason = next.waitReason
         stored.reservedCostMicros = next.reservedCostMicros
+        stored.batchID = next.batchID
         tables.runs[stored.id] = stored
         if let event = update.event { append(event, to: &tables) }
         if finishedChild, let parentID = stored.parentRunID { parentDue(parentID, at: next.updatedAt, in: &tables) }

@@ -36,7 +36,7 @@ public struct RunUpdate: Sendable, Hashable {
         guard let next = transition.apply(to: current, at: now) else { return nil }
         let audited: Bool
         switch transition {
-        case .markSend, .requestCancellation: audited = true
+        case .markSend, .requestCancellation, .joinBatch: audited = true
         case .treeStep(let level, _): audited = level != current.level
         default: audited = next.status != current.status
         }

@@ -66,6 +66,7 @@ extension Poller {
     private func upload(_ claimed: KilnBatch, lane: WorkerEnvironment.BatchLane) async throws -> KilnBatch? {
         var batch = claimed
         batch.state = .sealed
+        Failpoint.hit("batch.sealed")
         let now = environment.clock.now()
         let decision = SubmitDecision(
             settings: environment.configuration.submitter, limits: environment.configuration.limits,
@@ -234,6 +235,7 @@ extension Poller {
                 logger.warning("batch results could not be read", metadata: [LogKey.error: "\(error.code)"])
                 return try await failedCall(batch, error: error, lane: lane, runs: [])
             }
+            Failpoint.hit("batch.results_read")
         }
         let configuration = environment.configuration
         let decision = BatchDecision(prices: configuration.prices, pricing: configuration.pricing, features: environment.features)
@@ -274,8 +276,9 @@ extension Poller {
         var batch = claimed
         batch.tries += 1
         let settings = environment.configuration.batch
-        // A create whose answer was lost may have made the batch: never given up on, only a refusal ends it.
-        let outOfTries = batch.tries >= settings.maxTries && batch.state != .creating
+        // A create whose answer was lost may have made the batch, and results may be billed already:
+        // those steps are never given up on; only a refusal ends them.
+        let outOfTries = batch.tries >= settings.maxTries && batch.state != .creating && batch.state != .collecting
         if error.kind == .permanent || error.kind == .notFound || outOfTries {
             _ = try await save(batch, lane: lane, runs: updates)
             return try await giveBack(batch, lane: lane, reason: error.failure)

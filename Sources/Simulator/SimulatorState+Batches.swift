@@ -236,7 +236,14 @@ extension SimulatorState {
                     : "This request was not executed because the batch was cancelled."
                 errors.append(line(["id": lineID, "custom_id": request.customID, "response": NSNull(), "error": ["code": code, "message": message]]))
                 // It never runs: the simulated response is withdrawn (not billed, not retrievable).
-                _ = inner.withLock { $0.responses.removeValue(forKey: id) }
+                inner.withLock { state in
+                    guard let withdrawn = state.responses.removeValue(forKey: id) else { return }
+                    state.counters.creates -= 1
+                    if let runID = withdrawn.metadata["kiln_run_id"] {
+                        state.counters.createsByRun[runID, default: 1] -= 1
+                        state.responsesByRun[runID]?.removeAll { $0 == id }
+                    }
+                }
             }
         }
         if !output.isEmpty {

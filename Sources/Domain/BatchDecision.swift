@@ -81,7 +81,8 @@ public struct BatchDecision: Sendable {
             return Verdict(
                 .leaveBatch(
                     lastError: RunFailure(
-                        code: code, message: "the batch \(providerBatchID) ended \(batchStatus) before this request ran", source: .provider)),
+                        code: code, message: "the batch \(providerBatchID) ended \(batchStatus) before this request ran", source: .provider)
+                ),
                 details: details)
         }
     }

@@ -12,7 +12,8 @@ public struct SubmitDecision: Sendable {
     /// support it); without it, batch runs are sent at standard.
     public var batchLaneAvailable: Bool
 
-    public init(settings: SubmitterSettings, limits: InputLimits, batch: BatchSettings = BatchSettings(), batchLaneAvailable: Bool = false) {
+    public init(settings: SubmitterSettings, limits: InputLimits, batch: BatchSettings = BatchSettings(), batchLaneAvailable: Bool = false)
+    {
         self.settings = settings
         self.limits = limits
         self.batch = batch

@@ -129,7 +129,8 @@ extension Poller {
     private func create(_ claimed: KilnBatch, lane: WorkerEnvironment.BatchLane, lookFirst: Bool) async throws -> KilnBatch? {
         var batch = claimed
         guard let inputFileID = batch.inputFileID else {
-            return try await giveBack(batch, lane: lane, reason: RunFailure(code: "batch_lost_file", message: "no input file", source: .kiln))
+            return try await giveBack(
+                batch, lane: lane, reason: RunFailure(code: "batch_lost_file", message: "no input file", source: .kiln))
         }
         let logger = batchLogger(batch)
         let created: ProviderBatch
@@ -181,7 +182,8 @@ extension Poller {
             if error.kind == .notFound {
                 return try await giveBack(
                     batch, lane: lane,
-                    reason: RunFailure(code: "batch_not_found", message: "the provider no longer has batch \(providerID)", source: .provider))
+                    reason: RunFailure(
+                        code: "batch_not_found", message: "the provider no longer has batch \(providerID)", source: .provider))
             }
             logger.info("batch poll failed", metadata: [LogKey.error: "\(error.code)"])
             batch.tries += 1
@@ -209,7 +211,8 @@ extension Poller {
         if answer.status == "failed" { batch.error = String(answer.errors.joined(separator: "; ").prefix(1000)) }
         batch.state = .collecting
         guard try await save(batch, lane: lane) else { return nil }
-        logger.info("batch ended \(answer.status): \(answer.completed ?? 0) completed, \(answer.failed ?? 0) failed of \(answer.total ?? 0)")
+        logger.info(
+            "batch ended \(answer.status): \(answer.completed ?? 0) completed, \(answer.failed ?? 0) failed of \(answer.total ?? 0)")
         return batch
     }
 
@@ -222,7 +225,8 @@ extension Poller {
         let logger = batchLogger(batch)
         let members = try await lane.store.runs(inBatch: batch.id)
         if status == "failed" {
-            let reason = RunFailure(code: "batch_failed", message: "the provider refused the batch: \(batch.error ?? "no reason given")", source: .provider)
+            let reason = RunFailure(
+                code: "batch_failed", message: "the provider refused the batch: \(batch.error ?? "no reason given")", source: .provider)
             return try await giveBack(batch, lane: lane, reason: reason)
         }
         var results: [String: BatchResult] = [:]
@@ -243,12 +247,15 @@ extension Poller {
         var updates: [RunUpdate] = []
         for run in members {
             let verdict = decision.settle(
-                run, result: results[run.id.rawValue], batchStatus: status, providerBatchID: providerID, policy: environment.policy(of: run),
+                run, result: results[run.id.rawValue], batchStatus: status, providerBatchID: providerID,
+                policy: environment.policy(of: run),
                 now: now)
             guard var update = RunUpdate.make(verdict.transition, on: run, at: now, actor: environment.owner, details: verdict.details)
             else { continue }
             // The response the batch made for the run: kept, like a standard run's, to be deleted at the provider.
-            if case .response(let response)? = results[run.id.rawValue], update.run.status.isTerminal { update.run.responseID = response.id }
+            if case .response(let response)? = results[run.id.rawValue], update.run.status.isTerminal {
+                update.run.responseID = response.id
+            }
             updates.append(update)
         }
         var written = 0

@@ -68,7 +68,8 @@ extension PostgresRunStore: BatchStore {
                         batch = current
                     } else {
                         batch = KilnBatch(
-                            id: KilnBatch.makeID(at: now), model: model, openedAt: now, dueAt: now.addingTimeInterval(settings.gatherSeconds))
+                            id: KilnBatch.makeID(at: now), model: model, openedAt: now,
+                            dueAt: now.addingTimeInterval(settings.gatherSeconds))
                         try await connection.query(
                             """
                             INSERT INTO kiln_batches (id, model, state, opened_at, due_at, updated_at)

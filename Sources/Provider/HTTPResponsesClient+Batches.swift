@@ -54,7 +54,8 @@ extension HTTPResponsesClient: BatchClient {
         let answer = try await send(
             .POST, "/files", body: body, operation: .fileUpload, contentType: "multipart/form-data; boundary=\(boundary)")
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: answer.body), let id = document["id"]?.stringValue else {
-            throw ProviderError(kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the upload's answer is not a File object")
+            throw ProviderError(
+                kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the upload's answer is not a File object")
         }
         return id
     }
@@ -89,7 +90,8 @@ extension HTTPResponsesClient: BatchClient {
             }
             guard let document = try? JSONDecoder().decode(JSONValue.self, from: answer.body), case .array(let items)? = document["data"]
             else {
-                throw ProviderError(kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the batch list is not a list")
+                throw ProviderError(
+                    kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the batch list is not a list")
             }
             var older = false
             for item in items {
@@ -149,7 +151,8 @@ extension HTTPResponsesClient: BatchClient {
 
     static func decodeBatch(_ answer: Answer) throws(ProviderError) -> ProviderBatch {
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: answer.body), let batch = batch(from: document) else {
-            throw ProviderError(kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the answer is not a Batch object")
+            throw ProviderError(
+                kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the answer is not a Batch object")
         }
         return batch
     }

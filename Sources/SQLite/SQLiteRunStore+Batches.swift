@@ -27,7 +27,8 @@ extension SQLiteRunStore: BatchStore {
                         batch = current
                     } else {
                         batch = KilnBatch(
-                            id: KilnBatch.makeID(at: now), model: model, openedAt: now, dueAt: now.addingTimeInterval(settings.gatherSeconds))
+                            id: KilnBatch.makeID(at: now), model: model, openedAt: now,
+                            dueAt: now.addingTimeInterval(settings.gatherSeconds))
                         try Self.insertBatch(batch, db)
                     }
                     guard

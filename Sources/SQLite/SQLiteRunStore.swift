@@ -268,7 +268,8 @@ public final class SQLiteRunStore: RunStore {
                 text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
                 text(run.finalizedAt),
-                text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.batchID, run.id.rawValue, update.expectedStatus.rawValue,
+                text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.batchID, run.id.rawValue,
+                update.expectedStatus.rawValue,
                 update.expectedLeaseOwner,
                 update.expectedAttempt, update.expectedAttempt,
             ])

@@ -23,7 +23,8 @@ extension Simulator {
                 let id = context.parameters.get("id") ?? ""
                 guard let file = self.state.file(id) else { return Self.fileNotFound(id) }
                 return Response(
-                    status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: file.content)))
+                    status: .ok, headers: [.contentType: "application/octet-stream"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: file.content)))
             }
         }
         router.delete("/v1/files/:id") { request, context in
@@ -44,7 +45,8 @@ extension Simulator {
                 let data = page.batches.map { self.state.json(of: $0, at: Self.now()) }
                 return Self.json([
                     "object": "list", "data": data, "has_more": page.hasMore,
-                    "first_id": page.batches.first.map { $0.id as Any } ?? NSNull(), "last_id": page.batches.last.map { $0.id as Any } ?? NSNull(),
+                    "first_id": page.batches.first.map { $0.id as Any } ?? NSNull(),
+                    "last_id": page.batches.last.map { $0.id as Any } ?? NSNull(),
                 ])
             }
         }
@@ -111,7 +113,8 @@ extension Simulator {
 
     private func createBatch(_ data: Data) -> Response {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            return Self.error(400, "We could not parse the JSON body of your request.", type: "invalid_request_error", param: nil, code: nil)
+            return Self.error(
+                400, "We could not parse the JSON body of your request.", type: "invalid_request_error", param: nil, code: nil)
         }
         for key in ["input_file_id", "endpoint", "completion_window"] where !(object[key] is String) {
             return Self.error(
@@ -140,12 +143,15 @@ extension Simulator {
                 values.allSatisfy({ $0.key.count <= 64 && ($0.value as? String)?.count ?? 513 <= 512 })
             else {
                 return Self.error(
-                    400, "Invalid 'metadata': at most 16 string values, keys ≤ 64 and values ≤ 512 characters.", type: "invalid_request_error",
+                    400, "Invalid 'metadata': at most 16 string values, keys ≤ 64 and values ≤ 512 characters.",
+                    type: "invalid_request_error",
                     param: "metadata", code: "invalid_value")
             }
             metadata = values.compactMapValues { $0 as? String }
         }
-        switch state.createBatch(inputFileID: object["input_file_id"] as? String ?? "", endpoint: endpoint, metadata: metadata, now: Self.now()) {
+        switch state.createBatch(
+            inputFileID: object["input_file_id"] as? String ?? "", endpoint: endpoint, metadata: metadata, now: Self.now())
+        {
         case .failure(let problem):
             return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: nil)
         case .success(let batch):

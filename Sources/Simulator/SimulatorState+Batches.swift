@@ -72,9 +72,13 @@ extension SimulatorState {
 
     /// Validates the input file and plans every request: a response (created now, with its
     /// start drawn within `batchQueueWaitMax`), or its refusal.
-    func createBatch(inputFileID: String, endpoint: String, metadata: [String: String], now: Double) -> Result<SimulatedBatch, BatchProblem> {
+    func createBatch(inputFileID: String, endpoint: String, metadata: [String: String], now: Double) -> Result<SimulatedBatch, BatchProblem>
+    {
         guard let file = file(inputFileID), file.purpose == "batch" else {
-            return .failure(BatchProblem(message: "Invalid 'input_file_id': '\(inputFileID.prefix(80))'. File not found or not a batch file.", param: "input_file_id"))
+            return .failure(
+                BatchProblem(
+                    message: "Invalid 'input_file_id': '\(inputFileID.prefix(80))'. File not found or not a batch file.",
+                    param: "input_file_id"))
         }
         let c = configuration
         let validated = now + c.batchValidatingSeconds / c.timeScale
@@ -90,7 +94,8 @@ extension SimulatorState {
         for (index, line) in lines.enumerated() where errors.isEmpty {
             let number = index + 1
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
-                errors.append(.init(code: "invalid_json_line", message: "This line is not parseable as valid JSON.", param: nil, line: number))
+                errors.append(
+                    .init(code: "invalid_json_line", message: "This line is not parseable as valid JSON.", param: nil, line: number))
                 break
             }
             guard let customID = object["custom_id"] as? String, !customID.isEmpty else {
@@ -99,18 +104,26 @@ extension SimulatorState {
             }
             guard seen.insert(customID).inserted else {
                 errors.append(
-                    .init(code: "duplicate_custom_id", message: "The custom_id '\(customID)' is used more than once.", param: "custom_id", line: number))
+                    .init(
+                        code: "duplicate_custom_id", message: "The custom_id '\(customID)' is used more than once.", param: "custom_id",
+                        line: number))
                 break
             }
             guard object["method"] as? String == "POST", object["url"] as? String == endpoint, let body = object["body"] as? [String: Any]
             else {
-                errors.append(.init(code: "invalid_request", message: "Each line needs method POST, url \(endpoint) and a body.", param: nil, line: number))
+                errors.append(
+                    .init(
+                        code: "invalid_request", message: "Each line needs method POST, url \(endpoint) and a body.", param: nil,
+                        line: number))
                 break
             }
             let lineModel = body["model"] as? String ?? ""
             if model.isEmpty { model = lineModel }
             if lineModel != model {
-                errors.append(.init(code: "mismatched_model", message: "Every request of a batch must use the same model.", param: "body.model", line: number))
+                errors.append(
+                    .init(
+                        code: "mismatched_model", message: "Every request of a batch must use the same model.", param: "body.model",
+                        line: number))
                 break
             }
             parsedLines.append((customID, (try? JSONSerialization.data(withJSONObject: body)) ?? Data()))
@@ -120,7 +133,9 @@ extension SimulatorState {
                 switch CreateValidation.parse(body) {
                 case .failure(let problem):
                     requests.append(
-                        .init(customID: customID, responseID: nil, refusal: .init(code: problem.code, message: problem.message, param: problem.param)))
+                        .init(
+                            customID: customID, responseID: nil,
+                            refusal: .init(code: problem.code, message: problem.message, param: problem.param)))
                 case .success(let parsed):
                     var random = SeededRandom(seed: c.seed ^ SeededRandom.hash(customID + "#batch"))
                     let start = validated + random.unit() * c.batchQueueWaitMax / c.timeScale
@@ -234,7 +249,8 @@ extension SimulatorState {
                     status == "expired"
                     ? "This request could not be executed before the completion window expired."
                     : "This request was not executed because the batch was cancelled."
-                errors.append(line(["id": lineID, "custom_id": request.customID, "response": NSNull(), "error": ["code": code, "message": message]]))
+                errors.append(
+                    line(["id": lineID, "custom_id": request.customID, "response": NSNull(), "error": ["code": code, "message": message]]))
                 // It never runs: the simulated response is withdrawn (not billed, not retrievable).
                 inner.withLock { state in
                     guard let withdrawn = state.responses.removeValue(forKey: id) else { return }
@@ -247,10 +263,12 @@ extension SimulatorState {
             }
         }
         if !output.isEmpty {
-            batch.outputFileID = storeFile(filename: "batch_output.jsonl", purpose: "batch_output", content: output, expiresAfter: nil, now: now).id
+            batch.outputFileID =
+                storeFile(filename: "batch_output.jsonl", purpose: "batch_output", content: output, expiresAfter: nil, now: now).id
         }
         if !errors.isEmpty {
-            batch.errorFileID = storeFile(filename: "batch_errors.jsonl", purpose: "batch_output", content: errors, expiresAfter: nil, now: now).id
+            batch.errorFileID =
+                storeFile(filename: "batch_errors.jsonl", purpose: "batch_output", content: errors, expiresAfter: nil, now: now).id
         }
         batch.endedAt = cut
         batch.endedStatus = status
@@ -289,13 +307,15 @@ extension SimulatorState {
             }
         }
         let c = configuration
-        return [
+        // The spec types these as a string or an integer, not nullable: an unset one is left out.
+        let object: [String: Any] = [
             "id": batch.id, "object": "batch", "endpoint": batch.endpoint, "model": batch.model,
             "errors": batch.errors.isEmpty ? NSNull() : ["object": "list", "data": batch.errors.map(\.json)] as Any,
             "input_file_id": batch.inputFileID, "completion_window": "24h", "status": status,
             "output_file_id": batch.outputFileID.map { $0 as Any } ?? NSNull(),
             "error_file_id": batch.errorFileID.map { $0 as Any } ?? NSNull(),
-            "created_at": Int(batch.createdAt), "in_progress_at": now >= batch.inProgressAt && batch.errors.isEmpty ? Int(batch.inProgressAt) : NSNull(),
+            "created_at": Int(batch.createdAt),
+            "in_progress_at": now >= batch.inProgressAt && batch.errors.isEmpty ? Int(batch.inProgressAt) : NSNull(),
             "expires_at": Int(batch.expiresAt),
             "finalizing_at": status == "finalizing" || status == "completed" ? time(ended.map { $0 } ?? now) : NSNull(),
             "completed_at": status == "completed" ? time(ended.map { $0 + c.batchFinalizingSeconds / c.timeScale }) : NSNull(),
@@ -311,6 +331,7 @@ extension SimulatorState {
             ],
             "metadata": batch.metadata,
         ]
+        return object.filter { !($0.value is NSNull) }
     }
 }
 

@@ -37,8 +37,9 @@ struct BatchLaneTests {
         h.configuration.batch.leaseSeconds = 5
     }
 
-    static func enqueue(_ store: any RunStore, _ count: Int, prefix: String, policy: JSONValue = BatchLaneTests.policy) async throws -> [Run]
-    {
+    static func enqueue(
+        _ store: any RunStore, _ count: Int, prefix: String, policy: JSONValue = BatchLaneTests.policy
+    ) async throws -> [Run] {
         var runs: [Run] = []
         for i in 0..<count {
             runs.append(try await LaneTests.enqueue(store, "\(prefix) \(i): the quarterly report of unit \(i).", policy: policy))

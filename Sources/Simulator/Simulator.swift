@@ -240,7 +240,7 @@ public final class Simulator: Sendable {
                     429, "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota",
                     param: nil, code: "insufficient_quota")
             }
-            if parsed.serviceTier == "flex", parsed.input.contains("[sim:flex_busy]") {
+            if parsed.serviceTier == "flex", parsed.input.contains("[sim:flex_busy]") || self.state.drawFlexBusy() {
                 return Self.error(
                     429, "Resource unavailable: flex capacity is exhausted, try again later.", type: "invalid_request_error", param: nil,
                     code: "resource_unavailable")

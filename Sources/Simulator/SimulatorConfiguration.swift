@@ -37,6 +37,9 @@ public struct SimulatorConfiguration: Sendable {
     /// cancelled through the API) is announced by a signed webhook to this receiver, as
     /// OpenAI does, whether or not anybody polls it. Off by default.
     public var webhooks: WebhookSettings? = nil
+    /// Share of flex creates refused with 429 `resource_unavailable` (as `[sim:flex_busy]` does
+    /// for one request): the provider's flex capacity is not guaranteed.
+    public var flexBusyShare = 0.0
     /// The Batch API: how long a batch validates, the longest wait of one of its requests
     /// before it runs (uniform from 0; each then takes a generation), how long it finalizes
     /// and cancels, and its window (`24h`), after which it expires with what finished.

@@ -71,6 +71,13 @@ final class SimulatorState: Sendable {
         }
     }
 
+    /// Whether this flex create is refused for capacity (``SimulatorConfiguration/flexBusyShare``).
+    func drawFlexBusy() -> Bool {
+        inner.withLock { state in
+            state.configuration.flexBusyShare > 0 && state.random.unit() < state.configuration.flexBusyShare
+        }
+    }
+
     struct CreateRequest {
         let model: String
         let instructions: String?

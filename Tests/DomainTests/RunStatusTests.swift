@@ -14,6 +14,8 @@ struct RunStatusTests {
         // An operator's retry of a long document's failed children: the parent resumes and its
         // children that ended without a result are queued again.
         "failed→in_progress", "failed→queued", "timed_out→queued", "incomplete→queued", "cancelled→queued",
+        // The batch lane: a batch that ends without running a request gives its run back to the queue.
+        "in_progress→queued",
     ]
 
     static let pairs: [(RunStatus, RunStatus)] = RunStatus.allCases.flatMap { from in RunStatus.allCases.map { (from, $0) } }

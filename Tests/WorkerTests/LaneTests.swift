@@ -77,6 +77,24 @@ struct LaneTests {
         }
     }
 
+    @Test func flexRefusedAtRandomIsRetriedUntilServedAtFlex() async throws {
+        // Half of all flex creates refused for capacity, as the provider may at any time.
+        try await Harness.with(simulator: Harness.simulator { $0.flexBusyShare = 0.5 }) { h in
+            h.configuration.submitter.flexRetrySeconds = 0.05
+            let runs = try await (0..<6).asyncMap { i in try await h.enqueue("Flex report \(i).", policy: ["lane": "flex"]) }
+            try await h.drain(timeout: 30)
+            var refusals = 0
+            for run in runs {
+                let done = try await h.run(run.id)
+                #expect(done.status == .completed && done.usage?.serviceTier == "flex" && done.attempt == 1, "\(run.id)")
+                #expect(done.costMicros == Self.handCost(try #require(done.usage), 0.5))
+                #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1, "refusals create nothing")
+                refusals += try await h.store.events(of: run.id).filter { $0.details["reason"] == "flex_unavailable" }.count
+            }
+            #expect(refusals > 0, "some sends were refused and re-queued (\(refusals))")
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func quotaExhaustionStopsSendingInsteadOfRequeueingForEver(backend: Backend) async throws {
         try await Harness.with { h in

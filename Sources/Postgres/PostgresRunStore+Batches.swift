@@ -52,7 +52,8 @@ extension PostgresRunStore: BatchStore {
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.batchLockKey), hashtext(\(model)))", logger: logger)
                 var open = try await Self.fetchBatches(
                     connection,
-                    "WHERE state = 'gathering' AND model = \(model) ORDER BY opened_at DESC LIMIT 1",
+                    // Locked: a claim sealing it meanwhile either skips it or is waited for (then it is not gathering).
+                    "WHERE state = 'gathering' AND model = \(model) ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
                     logger: logger
                 ).first
                 var joined: [RunID] = []

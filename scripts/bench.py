@@ -96,10 +96,11 @@ def machine_ticks():
 
 
 class Simulator:
-    def __init__(self, kiln, scale, log, webhooks=None):
-        """webhooks: {"url", "secret", "drop_rate"} to deliver signed webhooks to Kiln's receiver."""
+    def __init__(self, kiln, scale, log, webhooks=None, options=()):
+        """webhooks: {"url", "secret", "drop_rate"} to deliver signed webhooks to Kiln's receiver;
+        options: more `kiln simulate` options (e.g. ["--flex-busy-share", "0.3"])."""
         self.port = free_port()
-        command = [kiln, "simulate", "--port", str(self.port), "--time-scale", str(scale), "--seed", "7"]
+        command = [kiln, "simulate", "--port", str(self.port), "--time-scale", str(scale), "--seed", "7", *options]
         env = dict(os.environ)
         if webhooks:
             command += ["--webhook-url", webhooks["url"], "--webhook-drop-rate", str(webhooks.get("drop_rate", 0))]

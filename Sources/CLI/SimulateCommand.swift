@@ -48,6 +48,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Share of response ends that also bring an event to ignore (another type, or a dashboard test event).")
     var webhookIgnorableRate = 0.0
     @Option(help: "Attempts per webhook message (on non-2xx, timeout, connection error).") var webhookMaxAttempts = 5
+    @Option(help: "Share of flex creates refused with 429 resource_unavailable (flex capacity).") var flexBusyShare = 0.0
+    @Option(help: "Longest wait of a batch's request before it runs (provider s).") var batchQueueWaitMax = 3600.0
+    @Option(help: "A batch's completion window (provider s; the API's is 24 h).") var batchWindow = 86_400.0
 
     func simulatorConfiguration() throws -> SimulatorConfiguration {
         var c = SimulatorConfiguration()
@@ -65,6 +68,15 @@ struct SimulateCommand: AsyncParsableCommand {
         c.retention = retention
         c.faultRate = faultRate
         c.slowSeconds = slowSeconds
+        c.flexBusyShare = flexBusyShare
+        c.batchQueueWaitMax = batchQueueWaitMax
+        c.batchWindowSeconds = batchWindow
+        guard (0...1).contains(flexBusyShare) else {
+            throw KilnError(.invalidArgument, "--flex-busy-share must be in 0...1, got \(flexBusyShare)")
+        }
+        guard batchQueueWaitMax >= 0, batchWindow > 0 else {
+            throw KilnError(.invalidArgument, "--batch-queue-wait-max must be ≥ 0 and --batch-window > 0")
+        }
         c.faultMix = try faults.split(separator: ",").map { name in
             guard let fault = SimulatorFault(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
                 throw KilnError(

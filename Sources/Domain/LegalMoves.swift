@@ -38,6 +38,7 @@ public enum LegalMoves {
         .joinBatch: [Move(.submitting, .submitting)],
         .batchSubmitted: [Move(.submitting, .inProgress)],
         .leaveBatch: [Move(.submitting, .queued), Move(.inProgress, .queued)],
+        .requeueAfterQuota: [Move(.inProgress, .queued)],
         .retryChild: [Move(.failed, .queued), Move(.timedOut, .queued), Move(.incomplete, .queued), Move(.cancelled, .queued)],
     ]
 
@@ -75,5 +76,6 @@ extension RunTransition {
         case joinBatch = "batched"
         case batchSubmitted = "batch_submitted"
         case leaveBatch = "batch_left"
+        case requeueAfterQuota = "quota_exhausted"
     }
 }

@@ -10,6 +10,9 @@ public struct PollDecision: Sendable {
     /// Where a finished run's output schema comes from.
     public var features: FeatureCatalog
     public var pricing: PricingSettings
+    /// How long every create waits after the provider says the account is out of quota
+    /// (`submitter.quota_pause_seconds`).
+    public var quotaPauseSeconds = 300.0
 
     public init(
         settings: PollerSettings, prices: [String: ModelPrice], features: FeatureCatalog = .builtIn,
@@ -88,6 +91,15 @@ public struct PollDecision: Sendable {
         case .success(let resolved): policy = resolved
         }
         if response.status.isTerminal {
+            if response.status == .failed, reason == nil, Self.isQuotaFailure(response) {
+                // Not the run's failure: the account's. It waits, and no create leaves for a while.
+                let failure = RunFailure(
+                    code: "insufficient_quota", message: response.errorMessage ?? "the account is out of quota", source: .provider)
+                return Verdict(
+                    .requeueAfterQuota(availableAt: now.addingTimeInterval(quotaPauseSeconds), lastError: failure),
+                    pauseSeconds: quotaPauseSeconds,
+                    details: ["reason": "insufficient_quota", "response_id": .string(response.id.rawValue)])
+            }
             if reason == .deadline, response.status == .cancelled {
                 return Verdict(.timeOut(providerStatus: response.status.rawValue))
             }
@@ -158,6 +170,13 @@ public struct PollDecision: Sendable {
         guard let window, window != .soonest else { return submitted }
         if let started = run.providerStartedAt { return started }
         return status == .inProgress ? now : submitted
+    }
+
+    /// A response that ended `failed` because the account is out of quota: the code says so,
+    /// or the message does ("You exceeded your current quota…", as background users report).
+    public static func isQuotaFailure(_ response: ProviderResponse) -> Bool {
+        if response.errorCode == "insufficient_quota" { return true }
+        return response.errorMessage?.lowercased().contains("exceeded your current quota") ?? false
     }
 
     static func invalidPolicy(_ error: KilnError) -> RunFailure {

@@ -60,6 +60,9 @@ public enum RunTransition: Sendable, Hashable {
     /// not billed, so the attempt is given back; `batch_id` stays, and the run is sent at
     /// standard next (``SubmitDecision/plan(for:policy:features:now:)``).
     case leaveBatch(lastError: RunFailure)
+    /// in_progress → queued: the provider ended the response `failed` because the account is
+    /// out of quota (it did not run, so the attempt is given back); sent again from `availableAt`.
+    case requeueAfterQuota(availableAt: Date, lastError: RunFailure)
 
     /// The run after this step at `now`, or nil when the step is not allowed from here.
     public func apply(to run: Run, at now: Date) -> Run? {
@@ -208,6 +211,19 @@ public enum RunTransition: Sendable, Hashable {
             next.submittedAt = nil
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
+        case .requeueAfterQuota(let availableAt, let lastError):
+            next.attempt = max(0, run.attempt - 1)
+            next.status = .queued
+            next.availableAt = availableAt
+            next.error = lastError
+            next.responseID = nil
+            next.providerStatus = nil
+            next.sendStartedAt = nil
+            next.submittedAt = nil
+            next.providerStartedAt = nil
+            next.nextPollAt = nil
+            next.leaseOwner = nil
+            next.leaseExpiresAt = nil
         case .requestCancellation:
             guard run.cancelRequestedAt == nil else { return nil }
             next.cancelRequestedAt = now
@@ -249,6 +265,7 @@ public enum RunTransition: Sendable, Hashable {
         case .joinBatch: .joinBatch
         case .batchSubmitted: .batchSubmitted
         case .leaveBatch: .leaveBatch
+        case .requeueAfterQuota: .requeueAfterQuota
         }
     }
 

@@ -33,4 +33,6 @@ public enum WebhookReceipt: Sendable, Hashable {
     case unmatched
     /// Not a response event Kiln acts on (another type, no response id): acknowledged only.
     case ignored
+    /// A `batch.*` event of a batch of the batch lane: the batch is due for its poller now.
+    case batchMadeDue
 }

@@ -12,13 +12,14 @@ import ServiceLifecycle
 /// is the exception: the provider no longer has the response).
 public struct Poller: Sendable {
     public let environment: WorkerEnvironment
-    private let decision: PollDecision
+    private var decision: PollDecision
 
     public init(environment: WorkerEnvironment) {
         self.environment = environment
         self.decision = PollDecision(
             settings: environment.configuration.poller, prices: environment.configuration.prices, features: environment.features,
             pricing: environment.configuration.pricing)
+        decision.quotaPauseSeconds = environment.configuration.submitter.quotaPauseSeconds
     }
 
     var settings: PollerSettings { environment.configuration.poller }
@@ -81,6 +82,12 @@ public struct Poller: Sendable {
             verdict = decision.after(call, error: error, run: run, policy: policy, now: clock.now(), random: clock.random())
         }
         if let pause = verdict.pauseSeconds { await environment.budget.pause(seconds: pause) }
+        if case .requeueAfterQuota = verdict.transition {
+            Telemetry.quotaExhausted()
+            logger.error(
+                "the provider failed a response for quota: no run is sent for \(Int(verdict.pauseSeconds ?? 0)) s; add credit or raise the limit"
+            )
+        }
         return try await save(verdict, on: run)
     }
 

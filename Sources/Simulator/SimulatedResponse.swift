@@ -3,7 +3,7 @@ import Foundation
 /// One response the simulated provider holds: its plan (when it leaves the queue, when it
 /// ends, how) and what it renders as at any moment.
 struct SimulatedResponse: Sendable {
-    enum Outcome: String, Sendable { case completed, failed, incomplete, refused, stuck }
+    enum Outcome: String, Sendable { case completed, failed, failedForQuota, incomplete, refused, stuck }
 
     let id: String
     let model: String
@@ -38,7 +38,7 @@ struct SimulatedResponse: Sendable {
         if now < endsAt { return .inProgress }
         switch outcome {
         case .completed, .refused: return .completed
-        case .failed: return .failed
+        case .failed, .failedForQuota: return .failed
         case .incomplete: return .incomplete
         case .stuck: return .queued
         }
@@ -82,7 +82,14 @@ struct SimulatedResponse: Sendable {
             object["output"] = [message(status: "incomplete", content: [textPart(partial)])]
             object["usage"] = usage(outputTokens: maxOutputTokens ?? Self.tokens(partial))
         case .failed:
-            object["error"] = ["code": "server_error", "message": "The model failed to generate a response."]
+            if outcome == .failedForQuota {
+                object["error"] = [
+                    "code": "rate_limit_exceeded",
+                    "message": "You exceeded your current quota, please check your plan and billing details.",
+                ]
+            } else {
+                object["error"] = ["code": "server_error", "message": "The model failed to generate a response."]
+            }
             object["usage"] = usage(outputTokens: 0)
         }
         return object

@@ -61,7 +61,13 @@ extension Simulator {
             try await self.withFaults(request) { () async -> Response in
                 let id = context.parameters.get("id") ?? ""
                 guard let batch = self.state.cancelBatch(id, now: Self.now()) else { return Self.batchNotFound(id) }
-                return Self.json(self.state.json(of: batch, at: Self.now()))
+                let answer = self.state.json(of: batch, at: Self.now())
+                if answer["status"] as? String == "cancelling", let cancelling = batch.cancellingAt {
+                    let configuration = self.state.configuration
+                    self.webhooks.responseCancelled(
+                        id, at: cancelling + configuration.batchCancellingSeconds / configuration.timeScale)
+                }
+                return Self.json(answer)
             }
         }
     }
@@ -155,6 +161,8 @@ extension Simulator {
         case .failure(let problem):
             return Self.error(400, problem.message, type: "invalid_request_error", param: problem.param, code: nil)
         case .success(let batch):
+            let (type, end) = state.plannedEnd(of: batch)
+            webhooks.batchCreated(batch.id, type: type, endsAt: end)
             return Self.json(state.json(of: batch, at: Self.now()))
         }
     }

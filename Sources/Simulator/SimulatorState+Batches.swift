@@ -210,6 +210,17 @@ extension SimulatorState {
         return now < batch.expiresAt ? ("in_progress", now) : ("expired", batch.expiresAt)
     }
 
+    /// The `batch.*` event its end sends, and when, as planned at its creation (a cancel changes it).
+    func plannedEnd(of batch: SimulatedBatch) -> (type: String, at: Double) {
+        let (status, cut) = self.status(of: batch, at: .infinity)
+        let c = configuration
+        return switch status {
+        case "completed": ("batch.completed", cut + c.batchFinalizingSeconds / c.timeScale)
+        case "failed": ("batch.failed", batch.inProgressAt)
+        default: ("batch.expired", batch.expiresAt)
+        }
+    }
+
     /// Writes the output file (requests that finished by the batch's end) and the error file
     /// (refused requests, and those it did not get to: `batch_expired` / `batch_cancelled`).
     private func writeFiles(_ ended: SimulatedBatch, status: String, now: Double) -> SimulatedBatch {

@@ -119,6 +119,10 @@ final class SimulatorState: Sendable {
                     ? .failed
                     : draw < c.stuckShare + c.failedShare + c.incompleteShare ? .incomplete : .completed
             if let forced = directives.outcome { outcome = forced }
+            if directives.quotaFailOnce {
+                let earlier = runID.map { state.responsesByRun[$0]?.count ?? 0 } ?? 0
+                outcome = earlier == 0 ? .failedForQuota : .completed
+            }
             if directives.failOnce {
                 let earlier = runID.map { state.responsesByRun[$0]?.count ?? 0 } ?? 0
                 outcome = earlier == 0 ? .failed : .completed
@@ -233,6 +237,8 @@ struct Directives {
     var malformedJSON = false
     var schemaMismatch = false
     var failOnce = false
+    /// The run's first response fails for quota (as background users report it), later ones complete.
+    var quotaFailOnce = false
 
     init(_ input: String) {
         guard input.contains("[sim:") else { return }
@@ -243,6 +249,7 @@ struct Directives {
         malformedJSON = input.contains("[sim:malformed_json]")
         schemaMismatch = input.contains("[sim:schema_mismatch]")
         failOnce = input.contains("[sim:fail_once]")
+        quotaFailOnce = input.contains("[sim:quota_fail_once]")
         generation = Self.number(after: "[sim:generation=", in: input)
         queue = Self.number(after: "[sim:queue=", in: input)
     }

@@ -22,6 +22,8 @@ final class WebhookSender: Service, Sendable {
         let type: String?
         var endedAt: Double
         var cancelled = false
+        /// The event a cancel through the API sends instead.
+        var cancelledType = "response.cancelled"
     }
 
     private struct Inner {
@@ -88,6 +90,21 @@ final class WebhookSender: Service, Sendable {
         let due = response.endsAt + settings.delaySeconds
         enqueue {
             guard await self.sleep(until: due) else { return }
+            await self.fire(id)
+        }
+    }
+
+    /// Plans the `batch.*` event of a new batch at its planned end (`type` at `endsAt`); a
+    /// cancel through the API changes it to `batch.cancelled` (``responseCancelled(_:at:)``).
+    func batchCreated(_ id: String, type: String, endsAt: Double) {
+        let c = configuration()
+        guard let settings = c.webhooks else { return }
+        let plan = WebhookPlan(responseID: id, seed: c.seed, settings: settings, early: false)
+        inner.withLock {
+            $0.pending[id] = Pending(plan: plan, type: type, endedAt: endsAt, cancelledType: "batch.cancelled")
+        }
+        enqueue {
+            guard await self.sleep(until: endsAt + settings.delaySeconds) else { return }
             await self.fire(id)
         }
     }
@@ -182,7 +199,7 @@ final class WebhookSender: Service, Sendable {
     /// Takes a pending response's event out (so it goes once) and counts it.
     private func take(_ id: String) -> (WebhookPlan, WebhookMessage, WebhookMessage?)? {
         inner.withLock { state -> (WebhookPlan, WebhookMessage, WebhookMessage?)? in
-            guard let pending = state.pending[id], let type = pending.cancelled ? "response.cancelled" : pending.type else {
+            guard let pending = state.pending[id], let type = pending.cancelled ? pending.cancelledType : pending.type else {
                 return nil
             }
             state.pending[id] = nil

@@ -11,6 +11,9 @@ public struct WebhookEvent: Sendable, Hashable {
         "response.completed", "response.failed", "response.cancelled", "response.incomplete",
     ]
 
+    /// The types OpenAI sends for a batch reaching a final status.
+    public static let batchEventTypes: Set<String> = ["batch.completed", "batch.failed", "batch.expired", "batch.cancelled"]
+
     /// The event's id (`evt_…`), not the `webhook-id` header.
     public var id: String
     /// `response.completed`, …, or anything else (ignored by Kiln): the event set keeps growing.
@@ -19,12 +22,15 @@ public struct WebhookEvent: Sendable, Hashable {
     public var createdAt: Int
     /// `data.id` when ``type`` is one of the four response events and the id is not empty.
     public var responseID: ResponseID?
+    /// `data.id` when ``type`` is one of the four batch events and the id is not empty.
+    public var batchID: String?
 
-    public init(id: String, type: String, createdAt: Int, responseID: ResponseID?) {
+    public init(id: String, type: String, createdAt: Int, responseID: ResponseID?, batchID: String? = nil) {
         self.id = id
         self.type = type
         self.createdAt = createdAt
         self.responseID = responseID
+        self.batchID = batchID
     }
 
     /// The four background-response events: response.completed/failed/cancelled/incomplete.
@@ -41,7 +47,8 @@ public struct WebhookEvent: Sendable, Hashable {
             id: payload.id,
             type: payload.type,
             createdAt: payload.createdAt,
-            responseID: isResponse && !dataID.isEmpty ? ResponseID(dataID) : nil
+            responseID: isResponse && !dataID.isEmpty ? ResponseID(dataID) : nil,
+            batchID: batchEventTypes.contains(payload.type) && !dataID.isEmpty ? dataID : nil
         )
     }
 }

@@ -44,6 +44,7 @@ public struct WebhookReceiver: Sendable {
             case .recorded(.unmatched): "unmatched"
             case .recorded(.duplicate): "duplicate"
             case .recorded(.ignored): "ignored"
+            case .recorded(.batchMadeDue): "made_due"
             case .refused: "refused"
             case .unavailable: "unavailable"
             }
@@ -84,7 +85,13 @@ public struct WebhookReceiver: Sendable {
             webhookID: String(webhookID.prefix(255)), eventType: String(event.type.prefix(100)),
             responseID: event.isResponseEvent ? event.responseID : nil, receivedAt: at)
         do {
-            let receipt = try await store.recordWebhook(delivery, now: at)
+            var receipt = try await store.recordWebhook(delivery, now: at)
+            // A batch of the batch lane that ended: polled now instead of at its next poll.
+            if receipt == .ignored, let batchID = event.batchID, let batches = store as? any BatchStore,
+                try await batches.makeBatchDue(providerBatchID: batchID, now: at)
+            {
+                receipt = .batchMadeDue
+            }
             logger.debug("webhook recorded", metadata: [LogKey.outcome: "\(receipt)"])
             return .recorded(receipt)
         } catch {

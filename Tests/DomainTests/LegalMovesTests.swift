@@ -35,6 +35,8 @@ struct LegalMovesTests {
         case .joinBatch: [.joinBatch(batchID: "kbatch_1", promptVersion: "v1")]
         case .batchSubmitted: [.batchSubmitted(providerStatus: "validating")]
         case .leaveBatch: [.leaveBatch(lastError: RunFailure(code: "batch_expired", message: "x", source: .provider))]
+        case .requeueAfterQuota:
+            [.requeueAfterQuota(availableAt: now + 300, lastError: RunFailure(code: "insufficient_quota", message: "x", source: .provider))]
         }
     }
 
@@ -81,6 +83,8 @@ struct LegalMovesTests {
         .joinBatch: ["submitting→submitting"],
         .batchSubmitted: ["submitting→in_progress"],
         .leaveBatch: ["submitting→queued", "in_progress→queued"],
+        // A response the provider failed for quota did not run: the run waits, its attempt given back.
+        .requeueAfterQuota: ["in_progress→queued"],
     ]
 
     @Test(arguments: RunTransition.Step.allCases)

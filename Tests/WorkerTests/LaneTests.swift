@@ -77,6 +77,27 @@ struct LaneTests {
         }
     }
 
+    @Test(arguments: Backend.allCases)
+    func aResponseFailedForQuotaStopsSendingLikeA429(backend: Backend) async throws {
+        try await Harness.with { h in
+            h.configuration.submitter.quotaPauseSeconds = 1.0
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let run = try await Self.enqueue(store, "[sim:quota_fail_once] A report.", policy: [:])
+            try await h.drain(store: store, timeout: 30)
+            let done = try #require(try await store.run(run.id, tenant: nil))
+            #expect(done.status == .completed && done.attempt == 1, "the quota failure cost no attempt and did not fail the run")
+            #expect(done.costMicros == Self.handCost(try #require(done.usage), 1))
+            let events = try await store.events(of: run.id)
+            let stop = try #require(events.first { $0.kind == "quota_exhausted" })
+            #expect(stop.fromStatus == .inProgress && stop.toStatus == .queued)
+            let resent = try #require(events.last { $0.kind == "send_started" })
+            #expect(resent.at.timeIntervalSince(stop.at) >= 0.9, "sent again after the pause, not at once")
+            #expect(try await store.summary().quotaExhaustedAt != nil, "kiln status says so")
+            #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 2, "the failed response, then the one that ran")
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
     @Test func flexRefusedAtRandomIsRetriedUntilServedAtFlex() async throws {
         // Half of all flex creates refused for capacity, as the provider may at any time.
         try await Harness.with(simulator: Harness.simulator { $0.flexBusyShare = 0.5 }) { h in

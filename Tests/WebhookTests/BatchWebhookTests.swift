@@ -18,7 +18,8 @@ struct BatchWebhookTests {
             $0.batchQueueWaitMax = 0.3
             $0.batchFinalizingSeconds = 0.1
         }
-        try await WebhookRig.with(backend: backend, webhooks: { $0.ignorableRate = 0.3 }, simulator: fast) { given in
+        let noisy: @Sendable (inout WebhookSettings) -> Void = { $0.ignorableRate = 0.3 }
+        try await WebhookRig.with(backend: backend, webhooks: noisy, simulator: fast) { given in
             var rig = given
             rig.configuration.batch.gatherSeconds = 0.2
             rig.configuration.batch.pollSeconds = 3600  // only the webhook can bring the batch in during this test

@@ -49,8 +49,18 @@ LANE_RATES = {"SUBMITTER_MAX_REQUESTS_PER_SECOND": 50, "SUBMITTER_MAX_INPUT_TOKE
 def plan_lanes_workload(args):
     """bench.plan_workload's runs (the same draws) without their queue directive: the lane sets the wait."""
     plan = bench.plan_workload(args.runs, args.seed, 0.0, args.generation_median, args.generation_sigma)
-    return [{"id": run["id"], "generation_s": run["generation_s"], "text": re.sub(r"\[sim:queue=[^\]]*\]", "", run["text"])}
+    return [{"id": run["id"], "generation_s": run["generation_s"],
+             "text": pad(re.sub(r"\[sim:queue=[^\]]*\]", "", run["text"]), args.document_chars)}
             for run in plan]
+
+
+FILLER = ("Sales in the northern region rose for the third quarter in a row, led by the industrial line; "
+          "the southern region was flat, and the new plant is on schedule and on budget. ")
+
+
+def pad(text, chars):
+    """The run's text grown to about `chars` characters (a document worth summarizing: input is what lanes discount)."""
+    return text + " " + FILLER * max(0, (chars - len(text)) // len(FILLER))
 
 
 def simulator_options(args):
@@ -209,8 +219,9 @@ def main():
     parser = argparse.ArgumentParser(description="Kiln's price lanes side by side: cost against makespan.")
     parser.add_argument("--lanes", default=",".join(LANES), help="comma-separated lanes to run, in this order")
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--document-chars", type=int, default=12_000, help="length of each run's document (about 4 characters a token)")
     parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/lanes"))
-    parser.add_argument("--scale", type=float, default=600.0, help="provider seconds per real second")
+    parser.add_argument("--scale", type=float, default=120.0, help="provider seconds per real second")
     parser.add_argument("--seed", type=int, default=22, help="seed of the planned generation times (bench.py's)")
     parser.add_argument("--generation-median", type=float, default=180.0)
     parser.add_argument("--generation-sigma", type=float, default=0.6)

@@ -220,7 +220,8 @@ def main():
     parser.add_argument("--lanes", default=",".join(LANES), help="comma-separated lanes to run, in this order")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--document-chars", type=int, default=12_000, help="length of each run's document (about 4 characters a token)")
-    parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/lanes"))
+    parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/lanes"), help="lanes.json and lanes.png")
+    parser.add_argument("--work", default=str(ROOT / "out/bench-lanes"), help="each lane's database and logs")
     parser.add_argument("--scale", type=float, default=120.0, help="provider seconds per real second")
     parser.add_argument("--seed", type=int, default=22, help="seed of the planned generation times (bench.py's)")
     parser.add_argument("--generation-median", type=float, default=180.0)
@@ -240,11 +241,12 @@ def main():
     unknown = set(lanes) - set(LANES)
     if unknown:
         sys.exit(f"unknown lane(s): {', '.join(sorted(unknown))} ({', '.join(LANES)})")
-    out = Path(args.out)
+    out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
 
     plan = plan_lanes_workload(args)
-    parameters = {key: value for key, value in vars(args).items() if key not in ("out", "kiln")}
+    parameters = {key: value for key, value in vars(args).items() if key not in ("out", "work", "kiln")}
     parameters |= {"lanes": lanes, "kiln": os.path.relpath(args.kiln, ROOT), "simulator_options": simulator_options(args),
                    "generation_mean_s": round(statistics.mean(r["generation_s"] for r in plan), 1),
                    "generation_longest_s": round(max(r["generation_s"] for r in plan), 1),
@@ -258,7 +260,7 @@ def main():
     print(f"workload: {args.runs} runs, longest generation {parameters['generation_longest_s']:.0f} s, "
           f"scale {args.scale:g}, lanes {', '.join(lanes)}", flush=True)
     for lane in lanes:
-        report["lanes"][lane] = run_lane(args, lane, plan, out)
+        report["lanes"][lane] = run_lane(args, lane, plan, work)
         (out / "lanes.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(out, report)
     print()

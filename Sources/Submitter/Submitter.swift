@@ -162,7 +162,8 @@ public struct Submitter: Sendable {
                 toSend.append(run)
                 continue
             }
-            request.promptCacheKey = environment.promptCacheKeys.key(feature: run.feature, promptVersion: version, now: now)
+            // The line's size as it will be sent, its cache key (assigned at upload) at its longest.
+            request.promptCacheKey = String(repeating: "k", count: 64)
             let provider = ProviderRequest(generation: request, metadata: ProviderRequest.metadata(run: run.id, attempt: run.attempt + 1))
             guard let line = try? lane.client.batchLine(customID: run.id.rawValue, request: provider) else {
                 toSend.append(run)

@@ -181,6 +181,10 @@ struct StatusCommand: AsyncParsableCommand {
         if let at = summary.quotaExhaustedAt {
             print("provider quota exhausted, last at \(Timestamp.format(at)) (no run is sent for submitter.quota_pause_seconds after it)")
         }
+        if !summary.batches.isEmpty {
+            let states = BatchState.allCases.compactMap { state in summary.batches[state.rawValue].map { "\(state.rawValue) \($0)" } }
+            print("batches (the batch lane): \(states.joined(separator: ", "))")
+        }
         if summary.providerDeletionsGivenUp > 0 {
             print(
                 "provider deletions given up \(summary.providerDeletionsGivenUp) (the provider keeps those responses until its retention ends)"

@@ -22,6 +22,8 @@ public struct RunSummary: Sendable, Hashable, Encodable {
     public var providerDeletionsGivenUp = 0
     /// When the provider last said the account is out of quota (a `quota_exhausted` event).
     public var quotaExhaustedAt: Date?
+    /// Batches of the batch lane not done yet, by ``BatchState`` (`gathering`, `submitted`, …).
+    public var batches: [String: Int] = [:]
 
     public init(
         counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int,
@@ -48,6 +50,7 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         case waiting
         case providerDeletionsGivenUp = "provider_deletions_given_up"
         case quotaExhaustedAt = "quota_exhausted_at"
+        case batches
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -67,5 +70,6 @@ public struct RunSummary: Sendable, Hashable, Encodable {
         try c.encode(waiting, forKey: .waiting)
         try c.encode(providerDeletionsGivenUp, forKey: .providerDeletionsGivenUp)
         try c.encode(quotaExhaustedAt.map(Timestamp.format), forKey: .quotaExhaustedAt)
+        try c.encode(batches, forKey: .batches)
     }
 }

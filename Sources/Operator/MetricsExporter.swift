@@ -58,6 +58,10 @@ public final class MetricsExporter: Sendable {
         }
         out += "# HELP kiln_provider_deletions_given_up Stored responses Kiln gave up deleting at the provider.\n"
         out += "# TYPE kiln_provider_deletions_given_up gauge\nkiln_provider_deletions_given_up \(summary.providerDeletionsGivenUp)\n"
+        out += "# HELP kiln_batches Batches of the batch lane not done yet, by state.\n# TYPE kiln_batches gauge\n"
+        for state in BatchState.allCases where state != .done {
+            out += "kiln_batches{state=\"\(state.rawValue)\"} \(summary.batches[state.rawValue] ?? 0)\n"
+        }
         out += "# HELP kiln_possible_duplicates Runs with a possible duplicate submission (from the table).\n"
         out += "# TYPE kiln_possible_duplicates gauge\nkiln_possible_duplicates \(summary.possibleDuplicates)\n"
         return out

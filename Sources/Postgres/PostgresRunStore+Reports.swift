@@ -52,6 +52,11 @@ extension PostgresRunStore {
             ).decode(Date?.self) {
                 summary.quotaExhaustedAt = at
             }
+            for try await (state, count) in try await client.query(
+                "SELECT state, count(*)::bigint FROM kiln_batches WHERE state <> 'done' GROUP BY state", logger: logger
+            ).decode((String, Int64).self) {
+                summary.batches[state] = Int(count)
+            }
             return summary
         }
     }

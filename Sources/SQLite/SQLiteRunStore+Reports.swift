@@ -61,6 +61,11 @@ extension SQLiteRunStore {
                 summary.quotaExhaustedAt = try String.fetchOne(
                     db, sql: "SELECT max(at) FROM ai_run_events WHERE kind = 'quota_exhausted'"
                 ).flatMap(Timestamp.parse)
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT state, count(*) AS n FROM kiln_batches WHERE state <> 'done' GROUP BY state")
+                {
+                    summary.batches[row["state"]] = row["n"]
+                }
                 return summary
             }
         }

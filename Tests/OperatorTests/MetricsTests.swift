@@ -126,7 +126,8 @@ struct MetricsTests {
         #expect((series["kiln_last_pass_timestamp_seconds{worker=\"poller\"}"] ?? 0) > Date().timeIntervalSince1970 - 120)
         #expect(series["kiln_runs{status=\"queued\",feature=\"\"}"] == 0, "nothing left queued")
         // Bounded labels only: never a tenant, a run or a response id.
-        let allowed: Set<String> = ["feature", "status", "operation", "outcome", "type", "worker", "reason", "le"]
+        let allowed: Set<String> = ["feature", "status", "operation", "outcome", "type", "worker", "reason", "le", "state"]
+        #expect(series["kiln_batches{state=\"submitted\"}"] == 0, "the batch lane's gauge, one series per state")
         for key in series.keys {
             guard let open = key.firstIndex(of: "{") else { continue }
             let labels = key[key.index(after: open)...].split(separator: ",").map { String($0.prefix { $0 != "=" }) }

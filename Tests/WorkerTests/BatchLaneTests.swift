@@ -149,6 +149,7 @@ struct BatchLaneTests {
             let batchID = try #require(try await store.run(runs[1].id, tenant: nil)?.batchID)
             #expect(try await Self.batchRow(store, batchID)?.requestCount == 3, "the file left without it")
             #expect(try await store.run(runs[1].id, tenant: nil)?.status == .inProgress)
+            #expect(try await store.summary().batches == ["submitted": 1], "kiln status shows the batch at the provider")
 
             _ = try await service.cancel(runs[1].id, tenant: TenantID("acme"))
             try await client.shutdown()
@@ -165,6 +166,7 @@ struct BatchLaneTests {
             for run in runs[2...] {
                 #expect(try await store.run(run.id, tenant: nil)?.status == .completed)
             }
+            #expect(try await store.summary().batches.isEmpty, "a batch done is no longer counted")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }

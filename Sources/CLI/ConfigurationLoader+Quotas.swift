@@ -130,7 +130,7 @@ extension ConfigurationLoader {
         Key(name: "batch.retry_seconds", help: "first wait after a failed upload, create or poll (doubling)") {
             $0.batch.retrySeconds = try Parse.double($1)
         },
-        Key(name: "batch.max_tries", help: "failed uploads or creates before a batch gives its runs back (sent at standard)") {
+        Key(name: "batch.max_tries", help: "failed uploads before a batch gives its runs back (sent at standard)") {
             $0.batch.maxTries = try Parse.int($1)
         },
         Key(name: "batch.delete_files", help: "delete a batch's input, output and error files at the provider when done") {

@@ -99,8 +99,9 @@ public struct BatchSettings: Sendable, Hashable {
     public var leaseSeconds = 300.0
     /// The wait after a failed provider call of a step (doubling, up to `pollSeconds` × 10).
     public var retrySeconds = 30.0
-    /// Failed tries of one step (upload, create) before the batch gives its runs back to the
-    /// queue (they are then sent at standard).
+    /// Failed uploads in a row before the batch gives its runs back to the queue (they are then
+    /// sent at standard). A create that may have made the batch and a results download are
+    /// retried without end: giving their runs back could bill them twice.
     public var maxTries = 5
     /// Delete the batch's input, output and error files at the provider once its results are in.
     public var deleteFiles = true
@@ -208,8 +209,9 @@ public protocol BatchStore: Sendable {
     /// `leaseUntil`; a gathering batch is sealed as it is claimed.
     func claimBatches(owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [KilnBatch]
 
-    /// Writes `batch` (guarded: still leased to `owner`) with `runs`, the guarded updates of
-    /// its runs, in one transaction; false when the guard failed (nothing written).
+    /// Writes `batch` (guarded: still leased to `owner`, the lease not run out at
+    /// `batch.updatedAt`) with `runs`, the guarded updates of its runs, in one transaction;
+    /// false when the guard failed (nothing written).
     func saveBatch(_ batch: KilnBatch, owner: String, runs: [RunUpdate]) async throws -> Bool
 
     /// The runs `batch` holds (leased to its ``KilnBatch/leaseName``), in id order.

@@ -31,9 +31,10 @@ public struct BatchDecision: Sendable {
     /// - A response: the run ends as a standard run with that response would (output,
     ///   usage, cost at the Batch multiplier). A run whose cancellation was asked for after its
     ///   file left ends `cancelled`, its usage and cost kept (the provider ran and bills it).
-    /// - `batch_expired`, `batch_cancelled` or no line: the request did not run and is not
-    ///   billed; the run goes back to the queue (sent at standard next), or ends `cancelled`
-    ///   when its cancellation was asked for.
+    /// - `batch_expired`, `batch_cancelled`, or no line in an expired or cancelled batch: the
+    ///   request did not run and is not billed; the run goes back to the queue (sent at standard
+    ///   next), or ends `cancelled` when its cancellation was asked for. No line in a completed
+    ///   batch (an unreadable one): the run fails `batch_missing_result`, never sent twice.
     /// - An HTTP error for the request: 429 and 5xx go back to the queue; any other ends the
     ///   run `failed` with the provider's code and message.
     public func settle(
@@ -70,6 +71,15 @@ public struct BatchDecision: Sendable {
                 return Verdict(.leaveBatch(lastError: failure), details: details)
             }
             return Verdict(.fail(failure), details: details)
+        case nil where batchStatus == "completed":
+            // A completed batch ran every request: a run without a line (an unreadable one) was run
+            // and billed, so it is not sent again.
+            return Verdict(
+                .fail(
+                    RunFailure(
+                        code: "batch_missing_result",
+                        message: "the batch \(providerBatchID) completed without a readable result for this run",
+                        source: .provider)), details: details)
         default:
             // Not run: expired, cancelled, no line, or a response still running in an ended batch.
             if cancelled { return cancelledUnrun(details) }

@@ -17,11 +17,16 @@ extension Poller {
     func stepBatches(now: Date, dueBy: Date?, into result: inout PollPassResult) async throws {
         guard let lane = environment.batchLane else { return }
         let settings = environment.configuration.batch
-        let claimed = try await lane.store.claimBatches(
-            owner: environment.owner, limit: Self.batchesPerPass, leaseUntil: now.addingTimeInterval(settings.leaseSeconds),
-            now: dueBy ?? now)
-        for batch in claimed {
+        // One at a time: a batch is leased only while this process works on it.
+        for _ in 0..<Self.batchesPerPass {
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
+            let start = environment.clock.now()
+            guard
+                let batch = try await lane.store.claimBatches(
+                    owner: environment.owner, limit: 1, leaseUntil: start.addingTimeInterval(settings.leaseSeconds),
+                    now: dueBy ?? start
+                ).first
+            else { break }
             try await carry(batch, lane: lane)
             result.batchesLookedAt += 1
         }
@@ -68,9 +73,12 @@ extension Poller {
         batch.state = .sealed
         Failpoint.hit("batch.sealed")
         let now = environment.clock.now()
+        // The gathering is over: only the batch's own window and a poll must still fit.
+        var sealedSettings = environment.configuration.batch
+        sealedSettings.gatherSeconds = 0
         let decision = SubmitDecision(
-            settings: environment.configuration.submitter, limits: environment.configuration.limits,
-            batch: environment.configuration.batch, batchLaneAvailable: true)
+            settings: environment.configuration.submitter, limits: environment.configuration.limits, batch: sealedSettings,
+            batchLaneAvailable: true)
         var updates: [RunUpdate] = []
         var lines: [Data] = []
         for run in try await lane.store.runs(inBatch: batch.id) {
@@ -95,15 +103,17 @@ extension Poller {
                         lastError: RunFailure(
                             code: "batch_window_too_long", message: "its deadline no longer leaves a batch time to run", source: .kiln)))
             }
-            if let update = RunUpdate.make(verdict.transition, on: run, at: now, actor: environment.owner, details: verdict.details) {
+            if var update = RunUpdate.make(verdict.transition, on: run, at: now, actor: environment.owner, details: verdict.details) {
+                update.run.attempt = max(0, run.attempt - 1)  // counted when it joined; it was never sent
                 updates.append(update)
             }
         }
         let logger = batchLogger(batch)
         guard !lines.isEmpty else {
+            guard try await save(batch, lane: lane, runs: updates), try await lettingGo(batch, lane: lane) else { return nil }
             batch.state = .done
             batch.endedAt = now
-            _ = try await save(batch, lane: lane, runs: updates)
+            _ = try await save(batch, lane: lane)
             logger.info("batch closed with nothing to send")
             return nil
         }
@@ -237,7 +247,14 @@ extension Poller {
                 }
             } catch {
                 logger.warning("batch results could not be read", metadata: [LogKey.error: "\(error.code)"])
-                return try await failedCall(batch, error: error, lane: lane, runs: [])
+                guard error.kind == .permanent || error.kind == .notFound else {
+                    return try await failedCall(batch, error: error, lane: lane, runs: [])
+                }
+                // The provider ran (and bills) what the lost files held: never sent again.
+                let lost = RunFailure(
+                    code: "batch_results_lost", message: "the results of batch \(providerID) could not be read: \(error.message)",
+                    source: .provider)
+                return try await giveBack(batch, lane: lane, reason: lost, fail: true)
             }
             Failpoint.hit("batch.results_read")
         }
@@ -265,12 +282,28 @@ extension Poller {
             written += chunk.count
             Failpoint.hit("batch.collecting")
         }
+        guard try await lettingGo(batch, lane: lane) else { return nil }
         await deleteFiles(of: batch, lane: lane)
         batch.state = .done
         batch.endedAt = environment.clock.now()
         _ = try await save(batch, lane: lane)
         logger.info("batch results mapped back to \(written) runs")
         return nil
+    }
+
+    /// Whether the batch holds no run any more (so it may close); if one is left (a write whose
+    /// guard failed), the step is tried again after a back-off instead of leaving the run held.
+    private func lettingGo(_ claimed: KilnBatch, lane: WorkerEnvironment.BatchLane) async throws -> Bool {
+        let left = try await lane.store.runs(inBatch: claimed.id)
+        guard !left.isEmpty else { return true }
+        var batch = claimed
+        batchLogger(batch).error("the batch still holds \(left.count) runs after its step: trying the step again")
+        batch.tries += 1
+        batch.dueAt = environment.clock.now().addingTimeInterval(environment.configuration.batch.backoff(tries: batch.tries))
+        batch.leaseOwner = nil
+        batch.leaseExpiresAt = nil
+        _ = try await save(batch, lane: lane)
+        return false
     }
 
     // MARK: - Helpers
@@ -299,13 +332,18 @@ extension Poller {
 
     /// Ends the batch without results: every run it holds goes back to the queue (sent at
     /// standard next), or ends cancelled when that was asked.
-    private func giveBack(_ claimed: KilnBatch, lane: WorkerEnvironment.BatchLane, reason: RunFailure) async throws -> KilnBatch? {
+    private func giveBack(
+        _ claimed: KilnBatch, lane: WorkerEnvironment.BatchLane, reason: RunFailure, fail: Bool = false
+    ) async throws -> KilnBatch? {
         var batch = claimed
         let now = environment.clock.now()
         let configuration = environment.configuration
         let decision = BatchDecision(prices: configuration.prices, pricing: configuration.pricing, features: environment.features)
         let updates = try await lane.store.runs(inBatch: batch.id).compactMap { run -> RunUpdate? in
-            let verdict = decision.giveBack(run, reason: reason, providerBatchID: batch.providerBatchID)
+            let verdict =
+                fail
+                ? BatchDecision.Verdict(.fail(reason), details: ["reason": .string(reason.code)])
+                : decision.giveBack(run, reason: reason, providerBatchID: batch.providerBatchID)
             return RunUpdate.make(verdict.transition, on: run, at: now, actor: environment.owner, details: verdict.details)
         }
         batchLogger(batch).warning(
@@ -315,6 +353,7 @@ extension Poller {
             let chunk = Array(updates[start..<min(updates.count, start + Self.resultsPerTransaction)])
             guard try await save(batch, lane: lane, runs: chunk) else { return nil }
         }
+        guard try await lettingGo(batch, lane: lane) else { return nil }
         await deleteFiles(of: batch, lane: lane)
         batch.state = .done
         batch.endedAt = now
@@ -340,6 +379,11 @@ extension Poller {
     private func save(_ batch: KilnBatch, lane: WorkerEnvironment.BatchLane, runs: [RunUpdate] = []) async throws -> Bool {
         var written = batch
         written.updatedAt = environment.clock.now()
+        // Every step renews the lease it holds (the store refuses a write once it ran out), so the
+        // next provider call is made under a lease that outlasts it.
+        if written.leaseOwner != nil {
+            written.leaseExpiresAt = written.updatedAt.addingTimeInterval(environment.configuration.batch.leaseSeconds)
+        }
         let saved = try await lane.store.saveBatch(written, owner: environment.owner, runs: runs)
         if saved {
             for update in runs { Telemetry.record(update) }

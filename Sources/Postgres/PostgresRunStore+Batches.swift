@@ -145,7 +145,7 @@ extension PostgresRunStore: BatchStore {
                         provider_status = \(batch.providerStatus), output_file_id = \(batch.outputFileID),
                         error_file_id = \(batch.errorFileID), cancel_sent_at = \(batch.cancelSentAt), tries = \(batch.tries),
                         error = \(batch.error), updated_at = \(batch.updatedAt), ended_at = \(batch.endedAt)
-                    WHERE id = \(batch.id) AND lease_owner = \(owner)
+                    WHERE id = \(batch.id) AND lease_owner = \(owner) AND lease_expires_at > \(batch.updatedAt)
                     RETURNING id
                     """, logger: logger)
                 guard try await !rows.collect().isEmpty else { return false }

@@ -154,7 +154,7 @@ extension PostgresRunStore {
                         orphan_cost_micros = orphan_cost_micros + coalesce(cost_micros, 0), cost_micros = NULL,
                         poll_count = 0, next_poll_at = NULL, available_at = \(now), lease_owner = NULL, lease_expires_at = NULL,
                         cancel_requested_at = NULL, send_started_at = NULL, submitted_at = NULL, provider_started_at = NULL,
-                        provider_completed_at = NULL, finalized_at = NULL, wait_reason = NULL, reserved_cost_micros = NULL,
+                        provider_completed_at = NULL, finalized_at = NULL, wait_reason = NULL, reserved_cost_micros = NULL, batch_id = NULL,
                         updated_at = \(now)
                     WHERE id = \(id.rawValue)
                     """, logger: logger)

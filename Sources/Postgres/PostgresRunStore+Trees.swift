@@ -157,7 +157,7 @@ extension PostgresRunStore {
                             poll_count = 0, next_poll_at = NULL, available_at = \(DocumentTree.heldUntil), lease_owner = NULL,
                             lease_expires_at = NULL, cancel_requested_at = NULL, send_started_at = NULL, submitted_at = NULL,
                             provider_started_at = NULL, provider_completed_at = NULL, finalized_at = NULL, provider_deleted_at = NULL,
-                            provider_delete_after = NULL, provider_delete_attempts = 0, updated_at = \(now)
+                            provider_delete_after = NULL, provider_delete_attempts = 0, batch_id = NULL, updated_at = \(now)
                         FROM ai_runs old
                         WHERE old.id = c.id AND c.parent_run_id = \(parent.rawValue) AND c.level = \(run.level)
                             AND c.status IN ('failed', 'timed_out', 'incomplete', 'cancelled')

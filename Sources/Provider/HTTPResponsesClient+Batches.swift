@@ -10,6 +10,9 @@ extension HTTPResponsesClient: BatchClient {
     /// Input files expire by themselves after 3 days (a file a killed process uploaded and
     /// never recorded is not kept for the default 30): a batch runs 24 h at most.
     static let inputFileExpirySeconds = 259_200
+    /// The whole of a file upload or download (up to 200 MB up, 1 GB down): far longer than a
+    /// JSON call's `provider.request_timeout_seconds` (the read timeout between bytes still applies).
+    static let fileTransferSeconds = 1800.0
 
     public func batchLine(customID: String, request: ProviderRequest) throws(ProviderError) -> Data {
         var request = request
@@ -52,7 +55,8 @@ extension HTTPResponsesClient: BatchClient {
         body.append(Data("\r\n--\(boundary)--\r\n".utf8))
         // Not retried inside: a lost answer leaves a file behind, which expires by itself.
         let answer = try await send(
-            .POST, "/files", body: body, operation: .fileUpload, contentType: "multipart/form-data; boundary=\(boundary)")
+            .POST, "/files", body: body, operation: .fileUpload, contentType: "multipart/form-data; boundary=\(boundary)",
+            timeoutSeconds: Self.fileTransferSeconds)
         guard let document = try? JSONDecoder().decode(JSONValue.self, from: answer.body), let id = document["id"]?.stringValue else {
             throw ProviderError(
                 kind: .retryable, httpStatus: answer.status, code: "invalid_body", message: "the upload's answer is not a File object")
@@ -109,7 +113,7 @@ extension HTTPResponsesClient: BatchClient {
         let answer = try await withRetries { () async throws(ProviderError) -> Answer in
             try await send(
                 .GET, "/files/\(try Self.pathComponent(fileID))/content", body: nil, operation: .fileContent,
-                maxAnswerBytes: Self.maxResultFileBytes)
+                maxAnswerBytes: Self.maxResultFileBytes, timeoutSeconds: Self.fileTransferSeconds)
         }
         return Self.results(in: answer.body)
     }

@@ -101,7 +101,7 @@ public final class HTTPResponsesClient: ResponsesClient {
 
     func send(
         _ method: HTTPMethod, _ path: String, body: Data?, operation: Operation, contentType: String = "application/json",
-        maxAnswerBytes: Int = 16 << 20
+        maxAnswerBytes: Int = 16 << 20, timeoutSeconds: Double? = nil
     ) async throws(ProviderError) -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -120,7 +120,8 @@ public final class HTTPResponsesClient: ResponsesClient {
         let answer: Answer
         let started = ContinuousClock.now
         do {
-            let response = try await http.execute(request, timeout: .milliseconds(Int64(settings.requestTimeoutSeconds * 1000)))
+            let timeout = timeoutSeconds ?? settings.requestTimeoutSeconds
+            let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             let buffer = try await response.body.collect(upTo: maxAnswerBytes)
             answer = Answer(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
         } catch {

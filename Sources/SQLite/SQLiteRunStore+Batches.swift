@@ -91,13 +91,13 @@ extension SQLiteRunStore: BatchStore {
                         UPDATE kiln_batches SET state = ?, request_count = ?, bytes = ?, due_at = ?, lease_owner = ?, lease_expires_at = ?,
                             input_file_id = ?, provider_batch_id = ?, provider_status = ?, output_file_id = ?, error_file_id = ?,
                             cancel_sent_at = ?, tries = ?, error = ?, updated_at = ?, ended_at = ?
-                        WHERE id = ? AND lease_owner = ?
+                        WHERE id = ? AND lease_owner = ? AND lease_expires_at > ?
                         """,
                     arguments: [
                         batch.state.rawValue, batch.requestCount, batch.bytes, Self.text(batch.dueAt), batch.leaseOwner,
                         Self.text(batch.leaseExpiresAt), batch.inputFileID, batch.providerBatchID, batch.providerStatus, batch.outputFileID,
                         batch.errorFileID, Self.text(batch.cancelSentAt), batch.tries, batch.error, Self.text(batch.updatedAt),
-                        Self.text(batch.endedAt), batch.id, owner,
+                        Self.text(batch.endedAt), batch.id, owner, Self.text(batch.updatedAt),
                     ])
                 guard db.changesCount == 1 else { return false }
                 for update in runs { _ = try Self.write(update, db) }

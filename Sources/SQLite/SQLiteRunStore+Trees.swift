@@ -161,7 +161,7 @@ extension SQLiteRunStore {
                             poll_count = 0, next_poll_at = NULL, available_at = ?, lease_owner = NULL, lease_expires_at = NULL,
                             cancel_requested_at = NULL, send_started_at = NULL, submitted_at = NULL, provider_started_at = NULL,
                             provider_completed_at = NULL, finalized_at = NULL, provider_deleted_at = NULL,
-                            provider_delete_after = NULL, provider_delete_attempts = 0, updated_at = ?
+                            provider_delete_after = NULL, provider_delete_attempts = 0, batch_id = NULL, updated_at = ?
                         WHERE parent_run_id = ? AND level = ? AND status IN \(Self.unsuccessful)
                         """, arguments: [held, at, parent.rawValue, run.level])
                 return (update.run, db.changesCount)

@@ -117,6 +117,11 @@ extension SimulatorState {
                         line: number))
                 break
             }
+            if String(decoding: line, as: UTF8.self).contains("[sim:batch_fail]") {
+                // A refusal of the whole file, on demand (the provider's reasons vary: queue limits, validation).
+                errors.append(.init(code: "invalid_request", message: "This batch was refused (simulated).", param: nil, line: number))
+                break
+            }
             let lineModel = body["model"] as? String ?? ""
             if model.isEmpty { model = lineModel }
             if lineModel != model {

@@ -102,9 +102,11 @@ public struct Submitter: Sendable {
             (generation, promptVersion, policy) = (request, version, resolved)
         case .expand(let document, let resolved):
             return try await expand(run, document: document, policy: resolved)
-        case .batch:
-            // Only when its batch could not take it (``joinBatches``): at standard, now.
-            return try await save(SubmitDecision.Verdict(.release), on: run)
+        case .batch(var request, let version, let resolved):
+            // Only when no batch could take it (its line could not be built): at standard, now.
+            request.fallbackFrom = .batch
+            request.promptCacheKey = environment.promptCacheKeys.key(feature: run.feature, promptVersion: version, now: clock.now())
+            (generation, promptVersion, policy) = (request, version, resolved)
         }
         try await environment.budget.acquire(inputTokens: generation.estimatedInputTokens)
 

@@ -5,10 +5,10 @@ import KilnSimulator
 import KilnTestSupport
 import Testing
 
-/// The Files and Batch endpoints: what Kiln's client sends and what the simulator answers,
-/// validated against the official OpenAPI description (`reference/openai-openapi-batches-files.yml`,
-/// and the request bodies inside a batch file against `CreateResponse`), and the simulator's
-/// refusals of what the spec forbids.
+/// The Files and Batch endpoints: the request bodies inside the client's batch lines
+/// (`CreateResponse` of `reference/openai-openapi-responses.yml`) and the simulator's answers
+/// (`reference/openai-openapi-batches-files.yml`) validated against the official OpenAPI
+/// descriptions, the client reading them back, and the simulator's refusals of what the spec forbids.
 @Suite("Spec fidelity: Files and Batch", .serialized)
 struct BatchSpecTests {
     @Test func batchAndFileObjectsAndBatchLinesValidateAgainstTheSpec() async throws {

@@ -194,6 +194,46 @@ struct BatchLaneTests {
         }
     }
 
+    @Test(arguments: Backend.allCases)
+    func aRequestTheProviderRefusesFailsItsRunAsAStandardSendWould(backend: Backend) async throws {
+        try await Harness.with(simulator: Self.simulator()) { h in
+            Self.fast(&h)
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let good = try await Self.enqueue(store, 2, prefix: "Fine")
+            // The API wants max_output_tokens ≥ 16; Kiln's policy allows 1: the provider refuses this line.
+            let bad = try await LaneTests.enqueue(
+                store, "A report with too little room.", policy: ["lane": "batch", "deadline_seconds": 200_000, "max_output_tokens": 5])
+            try await h.drain(store: store, timeout: 40)
+            let refused = try #require(try await store.run(bad.id, tenant: nil))
+            #expect(refused.status == .failed && refused.error?.code == "integer_below_min_value" && refused.error?.source == .provider)
+            #expect(refused.batchID != nil && refused.costMicros == nil, "carried by the batch, refused, not billed")
+            for run in good { #expect(try await store.run(run.id, tenant: nil)?.status == .completed) }
+            #expect(h.simulator.statistics()["batches"] as? Int == 1)
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aBatchTheProviderRefusesGivesItsRunsBackToBeSentAtStandard(backend: Backend) async throws {
+        try await Harness.with(simulator: Self.simulator()) { h in
+            Self.fast(&h)
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let runs = try await Self.enqueue(store, 3, prefix: "[sim:batch_fail] Refused")
+            try await h.drain(store: store, timeout: 40)
+            for run in runs {
+                let done = try #require(try await store.run(run.id, tenant: nil))
+                #expect(done.status == .completed && done.attempt == 1 && done.usage?.batchID == nil, "\(run.id)")
+                #expect(done.costMicros == LaneTests.handCost(try #require(done.usage), 1), "sent at standard: full price")
+                let left = try #require(try await store.events(of: run.id).first { $0.kind == "batch_left" })
+                #expect(left.details["reason"] == "batch_failed")
+                #expect(h.simulator.responses(ofRun: run.id.rawValue).count == 1, "created once, at standard")
+            }
+            let stats = h.simulator.statistics()
+            #expect(stats["batches"] as? Int == 1)
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
     @Test func aRunWhoseDeadlineIsNearerThanABatchWindowIsSentAtStandard() async throws {
         try await Harness.with(simulator: Self.simulator()) { h in
             Self.fast(&h)

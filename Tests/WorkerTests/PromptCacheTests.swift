@@ -1,5 +1,6 @@
 import Foundation
 import KilnDomain
+import KilnPostgres
 import KilnSimulator
 import KilnSubmitter
 import KilnWorker
@@ -77,6 +78,56 @@ struct PromptCacheTests {
             let byHand =
                 (usage.inputTokens - usage.cachedInputTokens) * 250_000 + usage.cachedInputTokens * 25_000 + usage.outputTokens * 2_000_000
             #expect(sample.costMicros == Int64((byHand + 999_999) / 1_000_000))
+        }
+    }
+
+    /// Cached input on the standard and the batch lane, both backends: each run's cost equals a
+    /// hand computation from the usage the simulator reported (the Batch rate stacks on the cache's).
+    @Test(arguments: DocumentTreeTests.Backend.allCases)
+    func cachedInputIsPricedByHandOnEachLane(backend: DocumentTreeTests.Backend) async throws {
+        let simulator = Harness.simulator {
+            $0.batchValidatingSeconds = 0.1
+            $0.batchQueueWaitMax = 0.3
+            $0.batchFinalizingSeconds = 0.1
+        }
+        try await Harness.with(simulator: simulator) { h in
+            h.configuration.features = try FeatureCatalog.builtIn.adding([
+                try DeclaredFeature(name: "brief", declaration: ["prompt_version": "brief/v1"], defaults: h.configuration.policy)
+            ])
+            h.configuration.batch.gatherSeconds = 0.2
+            h.configuration.batch.pollSeconds = 0.1
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let instructions = (1...160).map { "Rule \($0): answer in plain words, cite the ledger, never invent a number." }.joined(
+                separator: " ")
+            let service = RunService(store: store, features: h.configuration.features, actor: "app")
+            var lanes: [RunID: Double] = [:]
+            for (lane, multiplier) in [("standard", 1.0), ("batch", 0.5)] {
+                for index in 0..<8 {
+                    let run = try await service.enqueue(
+                        .init(
+                            feature: "brief", tenant: TenantID("acme"),
+                            input: ["instructions": .string(instructions), "input": .string("Question \(index) (\(lane)): what changed?")],
+                            policy: ["lane": .string(lane), "deadline_seconds": 200_000]))
+                    lanes[run.run.id] = multiplier
+                }
+            }
+            try await h.drain(store: store, timeout: 60)
+            var hits: [Double: Int] = [:]
+            for (id, multiplier) in lanes {
+                let run = try #require(try await store.run(id, tenant: nil))
+                #expect(run.status == .completed)
+                let usage = try #require(run.usage)
+                #expect((usage.batchID != nil) == (multiplier == 0.5))
+                if usage.cachedInputTokens > 0 { hits[multiplier, default: 0] += 1 }
+                // Uncached input at 0.25, cached at 0.025, output at 2 µ$ per token, × the lane's rate, rounded up.
+                let byHand =
+                    Double(
+                        (usage.inputTokens - usage.cachedInputTokens) * 250_000 + usage.cachedInputTokens * 25_000
+                            + usage.outputTokens * 2_000_000) * multiplier / 1_000_000
+                #expect(run.costMicros == Int64(byHand.rounded(.up)), "\(id)")
+            }
+            #expect((hits[1.0] ?? 0) > 0 && (hits[0.5] ?? 0) > 0, "the cache was read on both lanes: \(hits)")
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }
 }

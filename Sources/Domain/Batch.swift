@@ -237,3 +237,49 @@ public struct BatchEntry: Sendable, Hashable {
         self.promptVersion = promptVersion
     }
 }
+
+/// Which batch each run joins while a model's runs are gathered: the open batch while it has
+/// room under `batch.max_requests` and `batch.max_bytes`, else a new one (the full one is then
+/// due at once). Pure: the stores read the open batch, ask, and write what it says.
+public struct BatchGathering: Sendable {
+    public private(set) var open: KilnBatch?
+    public let model: String
+    public let settings: BatchSettings
+    public let now: Date
+
+    public init(open: KilnBatch?, model: String, settings: BatchSettings, now: Date) {
+        self.open = open
+        self.model = model
+        self.settings = settings
+        self.now = now
+    }
+
+    /// Where a run whose line has `lineBytes` goes.
+    public struct Placement: Sendable, Hashable {
+        /// The batch it joins.
+        public var batch: KilnBatch
+        /// True when that batch is new (to be inserted first).
+        public var opened: Bool
+        /// A batch that had no room left: to be made due now.
+        public var full: KilnBatch?
+    }
+
+    public mutating func place(lineBytes: Int) -> Placement {
+        var full: KilnBatch?
+        if let batch = open, batch.requestCount + 1 > settings.maxRequests || batch.bytes + lineBytes > settings.maxBytes {
+            full = batch
+            open = nil
+        }
+        if let batch = open { return Placement(batch: batch, opened: false, full: full) }
+        let batch = KilnBatch(
+            id: KilnBatch.makeID(at: now), model: model, openedAt: now, dueAt: now.addingTimeInterval(settings.gatherSeconds))
+        open = batch
+        return Placement(batch: batch, opened: true, full: full)
+    }
+
+    /// The run placed last was written: it counts against the open batch's room.
+    public mutating func joined(lineBytes: Int) {
+        open?.requestCount += 1
+        open?.bytes += lineBytes
+    }
+}

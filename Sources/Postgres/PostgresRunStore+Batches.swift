@@ -50,27 +50,21 @@ extension PostgresRunStore: BatchStore {
             try await client.withTransaction(logger: logger) { connection -> [RunID] in
                 // One gathering batch per model at a time: joins of one model take turns.
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.batchLockKey), hashtext(\(model)))", logger: logger)
-                var open = try await Self.fetchBatches(
-                    connection,
-                    // Locked: a claim sealing it meanwhile either skips it or is waited for (then it is not gathering).
-                    "WHERE state = 'gathering' AND model = \(model) ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
-                    logger: logger
-                ).first
+                var gathering = BatchGathering(
+                    open: try await Self.fetchBatches(
+                        connection,
+                        // Locked: a claim sealing it meanwhile either skips it or is waited for (then it is not gathering).
+                        "WHERE state = 'gathering' AND model = \(model) ORDER BY opened_at DESC LIMIT 1 FOR UPDATE",
+                        logger: logger
+                    ).first, model: model, settings: settings, now: now)
                 var joined: [RunID] = []
                 for entry in runs {
-                    if let batch = open,
-                        batch.requestCount + 1 > settings.maxRequests || batch.bytes + entry.lineBytes > settings.maxBytes
-                    {
-                        try await connection.query("UPDATE kiln_batches SET due_at = \(now) WHERE id = \(batch.id)", logger: logger)
-                        open = nil
+                    let placement = gathering.place(lineBytes: entry.lineBytes)
+                    if let full = placement.full {
+                        try await connection.query("UPDATE kiln_batches SET due_at = \(now) WHERE id = \(full.id)", logger: logger)
                     }
-                    let batch: KilnBatch
-                    if let current = open {
-                        batch = current
-                    } else {
-                        batch = KilnBatch(
-                            id: KilnBatch.makeID(at: now), model: model, openedAt: now,
-                            dueAt: now.addingTimeInterval(settings.gatherSeconds))
+                    let batch = placement.batch
+                    if placement.opened {
                         try await connection.query(
                             """
                             INSERT INTO kiln_batches (id, model, state, opened_at, due_at, updated_at)
@@ -82,19 +76,13 @@ extension PostgresRunStore: BatchStore {
                             .joinBatch(batchID: batch.id, promptVersion: entry.promptVersion), on: entry.run, at: now, actor: owner,
                             details: ["batch_id": .string(batch.id), "model": .string(model)]),
                         try await Self.write(update, connection, logger: logger)
-                    else {
-                        open = batch
-                        continue
-                    }
+                    else { continue }
                     try await connection.query(
                         """
                         UPDATE kiln_batches SET request_count = request_count + 1, bytes = bytes + \(entry.lineBytes), updated_at = \(now)
                         WHERE id = \(batch.id)
                         """, logger: logger)
-                    var counted = batch
-                    counted.requestCount += 1
-                    counted.bytes += entry.lineBytes
-                    open = counted
+                    gathering.joined(lineBytes: entry.lineBytes)
                     joined.append(entry.run.id)
                 }
                 return joined

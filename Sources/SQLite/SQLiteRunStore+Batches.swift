@@ -9,44 +9,29 @@ extension SQLiteRunStore: BatchStore {
         defer { localWrites.increment() }
         return try await perform("add \(runs.count) runs to a batch of \(model)") { [pool] in
             try await pool.write { db -> [RunID] in
-                var open = try Row.fetchOne(
-                    db, sql: "SELECT * FROM kiln_batches WHERE state = 'gathering' AND model = ? ORDER BY opened_at DESC LIMIT 1",
-                    arguments: [model]
-                ).map(Self.decodeBatch)
+                var gathering = BatchGathering(
+                    open: try Row.fetchOne(
+                        db, sql: "SELECT * FROM kiln_batches WHERE state = 'gathering' AND model = ? ORDER BY opened_at DESC LIMIT 1",
+                        arguments: [model]
+                    ).map(Self.decodeBatch), model: model, settings: settings, now: now)
                 var joined: [RunID] = []
                 for entry in runs {
-                    if let batch = open,
-                        batch.requestCount + 1 > settings.maxRequests || batch.bytes + entry.lineBytes > settings.maxBytes
-                    {
-                        // Full: it is due now, and a new one opens.
-                        try db.execute(sql: "UPDATE kiln_batches SET due_at = ? WHERE id = ?", arguments: [Self.text(now), batch.id])
-                        open = nil
+                    let placement = gathering.place(lineBytes: entry.lineBytes)
+                    if let full = placement.full {
+                        try db.execute(sql: "UPDATE kiln_batches SET due_at = ? WHERE id = ?", arguments: [Self.text(now), full.id])
                     }
-                    let batch: KilnBatch
-                    if let current = open {
-                        batch = current
-                    } else {
-                        batch = KilnBatch(
-                            id: KilnBatch.makeID(at: now), model: model, openedAt: now,
-                            dueAt: now.addingTimeInterval(settings.gatherSeconds))
-                        try Self.insertBatch(batch, db)
-                    }
+                    if placement.opened { try Self.insertBatch(placement.batch, db) }
+                    let batch = placement.batch
                     guard
                         let update = RunUpdate.make(
                             .joinBatch(batchID: batch.id, promptVersion: entry.promptVersion), on: entry.run, at: now, actor: owner,
                             details: ["batch_id": .string(batch.id), "model": .string(model)]),
                         try Self.write(update, db)
-                    else {
-                        open = batch
-                        continue
-                    }
+                    else { continue }
                     try db.execute(
                         sql: "UPDATE kiln_batches SET request_count = request_count + 1, bytes = bytes + ?, updated_at = ? WHERE id = ?",
                         arguments: [entry.lineBytes, Self.text(now), batch.id])
-                    var counted = batch
-                    counted.requestCount += 1
-                    counted.bytes += entry.lineBytes
-                    open = counted
+                    gathering.joined(lineBytes: entry.lineBytes)
                     joined.append(entry.run.id)
                 }
                 return joined

@@ -93,6 +93,41 @@ struct BatchLaneTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func batchesHoldOneModelAndStayWithinTheirLimits(backend: Backend) async throws {
+        try await Harness.with(simulator: Self.simulator()) { h in
+            Self.fast(&h, gather: 5)
+            h.configuration.batch.maxRequests = 5
+            let (store, _) = try await DocumentTreeTests.store(backend, h)
+            let mini = try await Self.enqueue(store, 12, prefix: "Mini")
+            let nano = try await Self.enqueue(
+                store, 2, prefix: "Nano", policy: ["lane": "batch", "deadline_seconds": 200_000, "model": "gpt-5-nano"])
+            // One submitter pass gathers them all; a gathering batch is due 5 s later, a full one at once.
+            let (environment, client) = h.environment(store: store)
+            _ = try await Submitter(environment: environment).runOnce(now: Date())
+            var members: [String: [RunID]] = [:]
+            for run in mini + nano {
+                let held = try #require(try await store.run(run.id, tenant: nil))
+                members[try #require(held.batchID), default: []].append(run.id)
+            }
+            var shapes: [String] = []
+            for (id, runs) in members {
+                let row = try #require(try await Self.batchRow(store, id))
+                #expect(row.requestCount == runs.count && row.requestCount <= 5)
+                shapes.append("\(row.model):\(row.requestCount)")
+            }
+            #expect(shapes.sorted() == ["gpt-5-mini:2", "gpt-5-mini:5", "gpt-5-mini:5", "gpt-5-nano:2"], "\(shapes)")
+            // The full ones are sent at once, the rest after their gathering.
+            _ = try await Poller(environment: environment).runOnce(now: Date())
+            try await client.shutdown()
+            #expect(h.simulator.statistics()["batches"] as? Int == 2, "the two full batches went without waiting")
+            try await h.drain(store: store, timeout: 40)
+            for run in mini + nano { #expect(try await store.run(run.id, tenant: nil)?.status == .completed) }
+            #expect(h.simulator.statistics()["batches"] as? Int == 4)
+            if let postgres = store as? PostgresRunStore { postgres.shutdown() }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func anExpiredBatchKeepsWhatFinishedAndTheRestIsSentAtStandardOnce(backend: Backend) async throws {
         // Requests start within 1 s, the window closes at 0.7 s: some finish, the rest expire.
         let simulator = Self.simulator {

@@ -81,8 +81,6 @@ public enum BatchState: String, Sendable, Hashable, CaseIterable {
     /// Nothing left to do.
     case done
 
-    /// The states a batch row is claimed in when due.
-    public static let working: [BatchState] = [.gathering, .sealed, .uploaded, .creating, .submitted, .collecting]
 }
 
 /// The `batch` section of the configuration.
@@ -214,8 +212,13 @@ public protocol BatchStore: Sendable {
     /// false when the guard failed (nothing written).
     func saveBatch(_ batch: KilnBatch, owner: String, runs: [RunUpdate]) async throws -> Bool
 
-    /// The runs `batch` holds (leased to its ``KilnBatch/leaseName``), in id order.
-    func runs(inBatch id: String) async throws -> [Run]
+    /// The runs `batch` holds (leased to its ``KilnBatch/leaseName``), in id order; with their
+    /// `input` only when `inputs` (building the file needs them; mapping results back does not).
+    func runs(inBatch id: String, inputs: Bool) async throws -> [Run]
+
+    /// How many runs `batch` holds, and how many of those the application asked to cancel:
+    /// counted in the database, for the checks of every poll.
+    func heldRuns(inBatch id: String) async throws -> (held: Int, cancelRequested: Int)
 
     /// Makes the batch the provider knows as `providerBatchID` due now (a `batch.*` webhook);
     /// false when no working batch has it.

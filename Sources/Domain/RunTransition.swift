@@ -202,28 +202,9 @@ public enum RunTransition: Sendable, Hashable {
             next.nextPollAt = nil
         case .leaveBatch(let lastError):
             guard let batchID = run.batchID, run.leaseOwner == KilnBatch.leaseName(batchID) else { return nil }
-            if run.sendStartedAt != nil { next.attempt = max(0, run.attempt - 1) }
-            next.status = .queued
-            next.availableAt = now
-            next.error = lastError
-            next.providerStatus = nil
-            next.sendStartedAt = nil
-            next.submittedAt = nil
-            next.leaseOwner = nil
-            next.leaseExpiresAt = nil
+            notRun(&next, availableAt: now, lastError: lastError)
         case .requeueAfterQuota(let availableAt, let lastError):
-            next.attempt = max(0, run.attempt - 1)
-            next.status = .queued
-            next.availableAt = availableAt
-            next.error = lastError
-            next.responseID = nil
-            next.providerStatus = nil
-            next.sendStartedAt = nil
-            next.submittedAt = nil
-            next.providerStartedAt = nil
-            next.nextPollAt = nil
-            next.leaseOwner = nil
-            next.leaseExpiresAt = nil
+            notRun(&next, availableAt: availableAt, lastError: lastError)
         case .requestCancellation:
             guard run.cancelRequestedAt == nil else { return nil }
             next.cancelRequestedAt = now
@@ -231,6 +212,24 @@ public enum RunTransition: Sendable, Hashable {
         }
         guard LegalMoves.allows(step, from: run.status, to: next.status) else { return nil }
         return next
+    }
+
+    /// Back to the queue after a send the provider did not run (a batch that did not get to it,
+    /// a response failed for quota): not billed, so the attempt is given back, and nothing of
+    /// that send stays on the run.
+    private func notRun(_ run: inout Run, availableAt: Date, lastError: RunFailure) {
+        if run.sendStartedAt != nil { run.attempt = max(0, run.attempt - 1) }
+        run.status = .queued
+        run.availableAt = availableAt
+        run.error = lastError
+        run.responseID = nil
+        run.providerStatus = nil
+        run.sendStartedAt = nil
+        run.submittedAt = nil
+        run.providerStartedAt = nil
+        run.nextPollAt = nil
+        run.leaseOwner = nil
+        run.leaseExpiresAt = nil
     }
 
     private func finalize(_ run: inout Run, at now: Date) {

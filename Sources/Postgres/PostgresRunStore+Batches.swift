@@ -143,12 +143,29 @@ extension PostgresRunStore: BatchStore {
         }
     }
 
-    public func runs(inBatch id: String) async throws -> [Run] {
+    public func runs(inBatch id: String, inputs: Bool) async throws -> [Run] {
         try await perform("read the runs of batch \(id)") { [self] in
             try await client.withConnection { connection in
-                try await Self.fetch(
-                    connection, "WHERE batch_id = \(id) AND lease_owner = \(KilnBatch.leaseName(id)) ORDER BY id", logger: logger)
+                let tail: PostgresQuery = "WHERE batch_id = \(id) AND lease_owner = \(KilnBatch.leaseName(id)) ORDER BY id"
+                return inputs
+                    ? try await Self.fetch(connection, tail, logger: logger)
+                    : try await Self.fetchWithoutInput(connection, tail, logger: logger)
             }
+        }
+    }
+
+    public func heldRuns(inBatch id: String) async throws -> (held: Int, cancelRequested: Int) {
+        try await perform("count the runs of batch \(id)") { [self] in
+            var counts = (held: 0, cancelRequested: 0)
+            for try await (held, cancelled) in try await client.query(
+                """
+                SELECT count(*)::bigint, count(cancel_requested_at)::bigint FROM ai_runs
+                WHERE batch_id = \(id) AND lease_owner = \(KilnBatch.leaseName(id))
+                """, logger: logger
+            ).decode((Int64, Int64).self) {
+                counts = (Int(held), Int(cancelled))
+            }
+            return counts
         }
     }
 

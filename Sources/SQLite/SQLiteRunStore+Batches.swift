@@ -41,8 +41,15 @@ extension SQLiteRunStore: BatchStore {
 
     public func claimBatches(owner: String, limit: Int, leaseUntil: Date, now: Date) async throws -> [KilnBatch] {
         try await perform("claim batches") { [pool] in
-            try await pool.write { db -> [KilnBatch] in
-                let nowText = Self.text(now)
+            let nowText = Self.text(now)
+            // Every poll pass asks; almost always nothing is due, and a read takes no write lock.
+            let any = try await pool.read { db in
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM kiln_batches WHERE state <> 'done' AND due_at <= ?)", arguments: [nowText])
+                    ?? false
+            }
+            guard any else { return [] }
+            return try await pool.write { db -> [KilnBatch] in
                 let due = try Row.fetchAll(
                     db,
                     sql: """
@@ -91,13 +98,28 @@ extension SQLiteRunStore: BatchStore {
         }
     }
 
-    public func runs(inBatch id: String) async throws -> [Run] {
+    public func runs(inBatch id: String, inputs: Bool) async throws -> [Run] {
         try await perform("read the runs of batch \(id)") { [pool] in
             try await pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT * FROM ai_runs WHERE batch_id = ? AND lease_owner = ? ORDER BY id",
+                    db,
+                    sql:
+                        "SELECT \(inputs ? "*" : Self.columnsWithoutInput) FROM ai_runs WHERE batch_id = ? AND lease_owner = ? ORDER BY id",
                     arguments: [id, KilnBatch.leaseName(id)]
                 ).map(Self.decodeRun)
+            }
+        }
+    }
+
+    public func heldRuns(inBatch id: String) async throws -> (held: Int, cancelRequested: Int) {
+        try await perform("count the runs of batch \(id)") { [pool] in
+            try await pool.read { db in
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT count(*) AS held, count(cancel_requested_at) AS cancelled FROM ai_runs WHERE batch_id = ? AND lease_owner = ?",
+                    arguments: [id, KilnBatch.leaseName(id)])
+                return (row?["held"] ?? 0, row?["cancelled"] ?? 0)
             }
         }
     }
@@ -133,13 +155,7 @@ extension SQLiteRunStore: BatchStore {
     }
 
     static func decodeBatch(_ row: Row) throws -> KilnBatch {
-        func time(_ column: String) throws -> Date? {
-            guard let text: String = row[column] else { return nil }
-            guard let date = Timestamp.parse(text) else {
-                throw KilnError(.database, "batch \(row["id"] as String? ?? "?") has an unreadable \(column) \"\(text.prefix(40))\"")
-            }
-            return date
-        }
+        func time(_ column: String) throws -> Date? { try Self.time(row, column, of: "batch") }
         let id: String = row["id"]
         guard let state = BatchState(rawValue: row["state"]) else {
             throw KilnError(.database, "batch \(id.prefix(64)) has an unknown state")

@@ -9,13 +9,7 @@ extension SQLiteRunStore {
     static func decodeRun(_ row: Row) throws -> Run { try decodeRun(row, inputInPlace: false) }
 
     static func decodeRun(_ row: Row, inputInPlace: Bool) throws -> Run {
-        func time(_ column: String) throws -> Date? {
-            guard let text: String = row[column] else { return nil }
-            guard let date = Timestamp.parse(text) else {
-                throw KilnError(.database, "run \(row["id"] as String? ?? "?") has an unreadable \(column) \"\(text.prefix(40))\"")
-            }
-            return date
-        }
+        func time(_ column: String) throws -> Date? { try Self.time(row, column, of: "run") }
         var c = StoredRunColumns()
         c.id = row["id"]
         c.tenantID = row["tenant_id"]
@@ -80,6 +74,16 @@ extension SQLiteRunStore {
     }
 
     static func text(_ date: Date?) -> String? { date.map(Timestamp.format) }
+
+    /// The time in `column` of a row of `table` (`run`, `batch`); an unreadable one is an error
+    /// naming the row, never read as 1970.
+    static func time(_ row: Row, _ column: String, of table: String) throws -> Date? {
+        guard let text: String = row[column] else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            throw KilnError(.database, "\(table) \(row["id"] as String? ?? "?") has an unreadable \(column) \"\(text.prefix(40))\"")
+        }
+        return date
+    }
 
     /// Every column of `ai_runs` but `input`, which is read as `{}` (a tree parent's step
     /// never needs its document, which may be tens of megabytes).

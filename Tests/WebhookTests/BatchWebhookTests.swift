@@ -22,7 +22,8 @@ struct BatchWebhookTests {
         try await WebhookRig.with(backend: backend, webhooks: noisy, simulator: fast) { given in
             var rig = given
             rig.configuration.batch.gatherSeconds = 0.2
-            rig.configuration.batch.pollSeconds = 3600  // only the webhook can bring the batch in during this test
+            // Only the webhook can bring the batch in before the drain's 30 s run out: the next poll is an hour away.
+            rig.configuration.batch.pollSeconds = 3600
             var ids: [RunID] = []
             for i in 0..<4 {
                 ids.append(
@@ -33,15 +34,12 @@ struct BatchWebhookTests {
                     ).run.id)
             }
             let (environment, client) = rig.environment(owner: "exec:1")
-            let started = Date()
             try await rig.drain([environment], timeout: 30)
             try await client.shutdown()
-            let took = Date().timeIntervalSince(started)
             for id in ids {
                 let run = try #require(try await rig.store.run(id, tenant: nil))
                 #expect(run.status == .completed && run.usage?.batchID != nil, "\(id)")
             }
-            #expect(took < 30, "in by webhook after \(took) s (the next poll was an hour away)")
             #expect(rig.simulator.webhookCounters.events >= 1, "the simulator announced the batch's end")
         }
     }

@@ -27,7 +27,12 @@ struct BatchCrashTests {
         return environment
     }
 
-    static let cases: [(Backend, String)] = Backend.allCases.flatMap { backend in failpoints.map { (backend, $0) } }
+    /// Every step on SQLite; on PostgreSQL (the same steps over its own SQL) the two where a
+    /// mistake bills twice: a lost create found again, results mapped back after a kill. Fewer
+    /// processes beside the rest of the suite on a 2-core machine.
+    static let cases: [(Backend, String)] =
+        failpoints.map { (Backend.sqlite, $0) }
+        + ["batch.created", "batch.results_read", "batch.collecting"].map { (Backend.postgres, $0) }
 
     @Test(arguments: cases)
     func aKilledStepIsResumedWithoutASecondBatch(backend: Backend, failpoint: String) async throws {

@@ -102,8 +102,7 @@ struct BatchLaneTests {
             let nano = try await Self.enqueue(
                 store, 2, prefix: "Nano", policy: ["lane": "batch", "deadline_seconds": 200_000, "model": "gpt-5-nano"])
             // One submitter pass gathers them all; a gathering batch is due 5 s later, a full one at once.
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
+            _ = try await h.withEnvironment(store: store) { try await Submitter(environment: $0).runOnce(now: Date()) }
             var members: [String: [RunID]] = [:]
             for run in mini + nano {
                 let held = try #require(try await store.run(run.id, tenant: nil))
@@ -124,7 +123,6 @@ struct BatchLaneTests {
                 }
             }
             #expect(shapes.sorted() == ["gpt-5-mini:2", "gpt-5-mini:5", "gpt-5-mini:5", "gpt-5-nano:2"], "\(shapes)")
-            try await client.shutdown()
             try await h.drain(store: store, timeout: 40)
             for run in mini + nano { #expect(try await store.run(run.id, tenant: nil)?.status == .completed) }
             #expect(h.simulator.statistics()["batches"] as? Int == 4)
@@ -177,12 +175,13 @@ struct BatchLaneTests {
             let (store, _) = try await DocumentTreeTests.store(backend, h)
             let runs = try await Self.enqueue(store, 4, prefix: "Cancellable")
             let service = RunService(store: store, actor: "app")
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            #expect(try await store.run(runs[0].id, tenant: nil)?.status == .submitting, "gathered")
-            _ = try await service.cancel(runs[0].id, tenant: TenantID("acme"))
-            // The gathering ends (time moved on by a minute), the file is uploaded and the batch created.
-            _ = try await Poller(environment: environment).runOnce(now: Date(), dueBy: Date().addingTimeInterval(61))
+            try await h.withEnvironment(store: store) { environment in
+                _ = try await Submitter(environment: environment).runOnce(now: Date())
+                #expect(try await store.run(runs[0].id, tenant: nil)?.status == .submitting, "gathered")
+                _ = try await service.cancel(runs[0].id, tenant: TenantID("acme"))
+                // The gathering ends (time moved on by a minute), the file is uploaded and the batch created.
+                _ = try await Poller(environment: environment).runOnce(now: Date(), dueBy: Date().addingTimeInterval(61))
+            }
             let before = try #require(try await store.run(runs[0].id, tenant: nil))
             #expect(before.status == .cancelled, "cancelled before upload")
             #expect(h.simulator.responses(ofRun: runs[0].id.rawValue).isEmpty, "never sent")
@@ -192,7 +191,6 @@ struct BatchLaneTests {
             #expect(try await store.summary().batches == ["submitted": 1], "kiln status shows the batch at the provider")
 
             _ = try await service.cancel(runs[1].id, tenant: TenantID("acme"))
-            try await client.shutdown()
             try await h.drain(store: store, timeout: 40)
             let after = try #require(try await store.run(runs[1].id, tenant: nil))
             #expect(after.status == .cancelled && after.output == nil, "cancelled when its batch ended")
@@ -217,10 +215,10 @@ struct BatchLaneTests {
             Self.fast(&h, gather: 60)
             let (store, _) = try await DocumentTreeTests.store(backend, h)
             let runs = try await Self.enqueue(store, 3, prefix: "Unwanted")
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            _ = try await Poller(environment: environment).runOnce(now: Date(), dueBy: Date().addingTimeInterval(61))
-            try await client.shutdown()
+            try await h.withEnvironment(store: store) { environment in
+                _ = try await Submitter(environment: environment).runOnce(now: Date())
+                _ = try await Poller(environment: environment).runOnce(now: Date(), dueBy: Date().addingTimeInterval(61))
+            }
             let batchID = try #require(try await store.run(runs[0].id, tenant: nil)?.batchID)
             for run in runs { _ = try await RunService(store: store, actor: "app").cancel(run.id, tenant: TenantID("acme")) }
             try await h.drain(store: store, timeout: 40)

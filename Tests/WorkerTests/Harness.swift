@@ -76,6 +76,22 @@ struct Harness {
         )
     }
 
+    /// `body` with a worker environment whose HTTP client is shut down however `body` ends: a
+    /// client released without it aborts the whole test process, hiding the failure that threw.
+    func withEnvironment<T: Sendable>(
+        owner: String = "test:1", store: (any RunStore)? = nil, _ body: (WorkerEnvironment) async throws -> T
+    ) async throws -> T {
+        let (environment, client) = self.environment(owner: owner, store: store)
+        do {
+            let value = try await body(environment)
+            try await client.shutdown()
+            return value
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
     var service: RunService { RunService(store: store, policyDefaults: configuration.policy, actor: "test-app") }
 
     @discardableResult

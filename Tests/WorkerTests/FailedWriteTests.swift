@@ -118,9 +118,9 @@ struct FailedWriteTests {
     @Test func aFinalizingWriteBlockedByAPostgreSQLRowLockIsWrittenWhenTheLockGoes() async throws {
         try await Harness.with { h in
             let url = try await TestPostgres.freshDatabase()
-            let store = try PostgresRunStore(url: url, operationTimeout: .seconds(1), logger: Self.quiet)
+            let store = try PostgresRunStore(url: url, operationTimeout: .seconds(2), logger: Self.quiet)
             // The setup runs on a store with the default timeout: on a loaded machine a claim may take
-            // over a second, and only the poller's write is what this test holds to one.
+            // over a second, and only the poller's write is what this test holds to a short timeout.
             let relaxed = try PostgresRunStore(url: url, logger: Self.quiet)
             try await relaxed.migrate()
             let service = RunService(store: relaxed, policyDefaults: h.configuration.policy, actor: "test-app")
@@ -132,9 +132,9 @@ struct FailedWriteTests {
             #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
             try await Self.waitForProvider(h, run, in: relaxed)
 
-            // After the retrieve, another session holds the run's row for 3 s: three times
+            // After the retrieve, another session holds the run's row for 6 s: three times
             // the operation timeout, so the first write times out and the pool is replaced.
-            let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 3) }
+            let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 6) }
             let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
             let pass = try await Self.shuttingDown(client) {
                 try await Poller(environment: Self.environment(h, store: store, client: hooked))

@@ -116,10 +116,11 @@ public final class Simulator: Sendable {
     }
 
     /// When a response reached its terminal state (real time), if it has: the precise
-    /// "provider finished" mark for measuring how soon Kiln noticed.
+    /// "provider finished" mark for measuring how soon Kiln noticed. An observer's view: it
+    /// stays readable after the response is deleted or past retention (Kiln deletes a
+    /// cancelled response at once, and a test reading this must not race that).
     public func finishTime(ofResponse id: String) -> Date? {
-        guard case .found(let response) = state.lookup(id, now: Self.now()) else { return nil }
-        return response.finishedAt(Self.now()).map { Date(timeIntervalSince1970: $0) }
+        state.observedResponse(id)?.finishedAt(Self.now()).map { Date(timeIntervalSince1970: $0) }
     }
 
     // MARK: - Routes

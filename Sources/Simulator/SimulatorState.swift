@@ -177,6 +177,11 @@ final class SimulatorState: Sendable {
         }
     }
 
+    /// The response as it stands, deleted or past retention alike: for observers, not callers.
+    func observedResponse(_ id: String) -> SimulatedResponse? {
+        inner.withLock { $0.responses[id] }
+    }
+
     enum CancelResult {
         case cancelled(SimulatedResponse)
         case notBackground

@@ -11,8 +11,12 @@ public enum RunTransition: Sendable, Hashable {
     /// submitting, whose owner's lease expired: the lease changes hands; the rest is the
     /// submitter's decision (resubmit or fail an ambiguous send, hand back an unsent one).
     case takeOverSubmission(owner: String, leaseUntil: Date)
-    /// The send mark: `attempt + 1` and `send_started_at`, written before a create leaves.
-    case markSend(promptVersion: String)
+    /// The send mark: `attempt + 1` and `send_started_at`, written before a create leaves,
+    /// with the lease renewed to `leaseUntil`. The row is written whole, so a mark that kept
+    /// the claim's expiry would set back every renewal since: written after the claim's
+    /// lease ran out (a database restart, a long wait for the request budget), it left a run
+    /// another process could take over while this one's create was on its way.
+    case markSend(promptVersion: String, leaseUntil: Date)
     /// submitting → in_progress: the provider accepted; its id is stored.
     case accept(responseID: ResponseID, providerStatus: String, firstPollAt: Date)
     /// submitting → queued, to be tried again at `availableAt`; the lease is released.
@@ -78,11 +82,12 @@ public enum RunTransition: Sendable, Hashable {
         case .takeOverSubmission(let owner, let until):
             next.leaseOwner = owner
             next.leaseExpiresAt = until
-        case .markSend(let promptVersion):
+        case .markSend(let promptVersion, let leaseUntil):
             guard run.leaseOwner != nil else { return nil }
             next.attempt = run.attempt + 1
             next.sendStartedAt = now
             next.promptVersion = promptVersion
+            next.leaseExpiresAt = leaseUntil
         case .accept(let responseID, let providerStatus, let firstPollAt):
             next.status = .inProgress
             next.responseID = responseID

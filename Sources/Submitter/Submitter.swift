@@ -121,7 +121,8 @@ public struct Submitter: Sendable {
         }
         guard
             let marked = RunUpdate.make(
-                .markSend(promptVersion: promptVersion), on: run, at: clock.now(), actor: environment.owner, details: sendDetails),
+                .markSend(promptVersion: promptVersion, leaseUntil: clock.now().addingTimeInterval(settings.leaseSeconds)), on: run,
+                at: clock.now(), actor: environment.owner, details: sendDetails),
             try await environment.persist(marked)
         else { return .lostLease }
         let sending = marked.run

@@ -13,7 +13,7 @@ struct LegalMovesTests {
         switch step {
         case .claimForSubmission: [.claimForSubmission(owner: "a", leaseUntil: now + 60)]
         case .takeOverSubmission: [.takeOverSubmission(owner: "b", leaseUntil: now + 60)]
-        case .markSend: [.markSend(promptVersion: "v1")]
+        case .markSend: [.markSend(promptVersion: "v1", leaseUntil: now + 60)]
         case .accept: [.accept(responseID: ResponseID("resp_1"), providerStatus: "queued", firstPollAt: now + 5)]
         case .requeue: [.requeue(availableAt: now + 5, lastError: nil)]
         case .fail: [.fail(RunFailure(code: "x", message: "x", source: .kiln))]

@@ -29,10 +29,11 @@ struct RunTransitionTests {
 
     @Test func sendMarkCountsTheAttemptBeforeTheRequestLeaves() throws {
         let claimed = Run.fixture(status: .submitting, owner: "h:1")
-        let marked = try #require(RunTransition.markSend(promptVersion: "v1").apply(to: claimed, at: now))
+        let marked = try #require(RunTransition.markSend(promptVersion: "v1", leaseUntil: now + 30).apply(to: claimed, at: now))
         #expect(marked.attempt == 1)
         #expect(marked.sendStartedAt == now)
         #expect(marked.status == .submitting)
+        #expect(marked.leaseExpiresAt == now + 30, "the lease is renewed, not kept at the claim's expiry")
     }
 
     @Test func acceptStoresTheResponseAndReleasesTheLease() throws {
@@ -66,7 +67,7 @@ struct RunTransitionTests {
 
     @Test func noStepChangesATerminalRun() {
         let steps: [RunTransition] = [
-            .claimForSubmission(owner: "a", leaseUntil: now), .markSend(promptVersion: "v"),
+            .claimForSubmission(owner: "a", leaseUntil: now), .markSend(promptVersion: "v", leaseUntil: now),
             .accept(responseID: ResponseID("r"), providerStatus: "queued", firstPollAt: now),
             .requeue(availableAt: now, lastError: nil), .fail(RunFailure(code: "x", message: "x", source: .kiln)),
             .cancelBeforeSubmission, .timeOut(providerStatus: nil), .claimForPoll(owner: "a", leaseUntil: now),

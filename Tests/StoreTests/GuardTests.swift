@@ -22,7 +22,7 @@ struct GuardTests {
             return update.run
         }
         let claimed = try #require(try await f.store.claim(.submission, owner: "w", limit: 1, leaseUntil: now + 5, now: now).first)
-        let sent = try await step(.markSend(promptVersion: "v1"), claimed, at: now + 1, actor: "w")
+        let sent = try await step(.markSend(promptVersion: "v1", leaseUntil: now + 6), claimed, at: now + 1, actor: "w")
         let staleAccept = try #require(
             RunUpdate.make(
                 .accept(responseID: ResponseID("resp_a"), providerStatus: "queued", firstPollAt: now + 9), on: sent, at: now + 2, actor: "w"
@@ -35,7 +35,7 @@ struct GuardTests {
         _ = try await step(.requeue(availableAt: now + 7, lastError: nil), taken, at: now + 6, actor: "x")
         let again = try #require(try await f.store.claim(.submission, owner: "w", limit: 1, leaseUntil: now + 30, now: now + 8).first)
         #expect(again.status == staleAccept.expectedStatus && again.leaseOwner == staleAccept.expectedLeaseOwner)
-        let resent = try await step(.markSend(promptVersion: "v1"), again, at: now + 9, actor: "w")
+        let resent = try await step(.markSend(promptVersion: "v1", leaseUntil: now + 31), again, at: now + 9, actor: "w")
         #expect(resent.attempt == 2)
 
         #expect(try await f.store.save(staleAccept) == false, "the accept of attempt 1 does not overwrite attempt 2")

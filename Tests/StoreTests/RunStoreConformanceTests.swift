@@ -114,6 +114,25 @@ struct RunStoreConformanceTests {
         #expect(events.last?.kind == "claimed" && events.last?.actor == "w1")
     }
 
+    /// The send mark is written from the run as it was claimed; it must renew the lease, not
+    /// set it back to the claim's expiry. It did once: a mark written late (after a database
+    /// restart) left a lease that had already run out, another executor took the run over
+    /// while the first one's create was on its way, and the provider made two responses.
+    @Test(arguments: StoreKind.allCases)
+    func theSendMarkRenewsTheLeaseRatherThanSettingItBack(kind: StoreKind) async throws {
+        let f = try await kind.makeStores()
+        _ = try await enqueue(f.store)
+        let claimed = try #require(try await f.store.claim(.submission, owner: "w1", limit: 1, leaseUntil: now + 5, now: now).first)
+        #expect(try await f.store.renewLeases([claimed.id], owner: "w1", until: now + 9) == 1)
+        let mark = try #require(
+            RunUpdate.make(.markSend(promptVersion: "v", leaseUntil: now + 13), on: claimed, at: now + 8, actor: "w1"))
+        #expect(try await f.store.save(mark))
+        #expect(try await f.store.run(claimed.id, tenant: nil)?.leaseExpiresAt == now + 13)
+        #expect(
+            try await f.other.claim(.abandonedSubmission, owner: "w2", limit: 10, leaseUntil: now + 20, now: now + 10).isEmpty,
+            "nobody takes over a run whose create is on its way")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func anExpiredSubmissionLeaseIsReclaimedByAnotherOwner(kind: StoreKind) async throws {
         let f = try await kind.makeStores()
@@ -125,7 +144,8 @@ struct RunStoreConformanceTests {
         #expect(reclaimed.map(\.id) == claimed.map(\.id))
         #expect(reclaimed.first?.leaseOwner == "w2")
         // The dead owner's late write is refused.
-        let late = try #require(RunUpdate.make(.markSend(promptVersion: "v"), on: claimed[0], at: now + 32, actor: "dead"))
+        let late = try #require(
+            RunUpdate.make(.markSend(promptVersion: "v", leaseUntil: now + 62), on: claimed[0], at: now + 32, actor: "dead"))
         #expect(try await f.store.save(late) == false)
     }
 

@@ -8,6 +8,7 @@ import KilnPoller
 import KilnProvider
 import KilnSimulator
 import KilnSubmitter
+import KilnTestSupport
 import KilnWorker
 import Logging
 import Prometheus
@@ -80,21 +81,22 @@ struct MetricsTests {
                 maxRetryWait: 1)
             let environment = WorkerEnvironment(
                 store: f.store, client: client, configuration: configuration, owner: "test:metrics", logger: logger)
-            try await withMetricsFactory(factory) {
-                _ = try await service.cancel(cancelled.id, tenant: TenantID("metrics"))
-                let submitter = Submitter(environment: environment)
-                let poller = Poller(environment: environment)
-                let deadline = Date().addingTimeInterval(30)
-                while Date() < deadline {
-                    _ = try await submitter.runOnce(now: Date())
-                    _ = try await poller.runOnce(now: Date())
-                    if try await f.store.runs(matching: RunQuery(tenant: TenantID("metrics"))).allSatisfy({ $0.status.isTerminal }) {
-                        break
+            try await withShutdown([client.shutdown]) {
+                try await withMetricsFactory(factory) {
+                    _ = try await service.cancel(cancelled.id, tenant: TenantID("metrics"))
+                    let submitter = Submitter(environment: environment)
+                    let poller = Poller(environment: environment)
+                    let deadline = Date().addingTimeInterval(30)
+                    while Date() < deadline {
+                        _ = try await submitter.runOnce(now: Date())
+                        _ = try await poller.runOnce(now: Date())
+                        if try await f.store.runs(matching: RunQuery(tenant: TenantID("metrics"))).allSatisfy({ $0.status.isTerminal }) {
+                            break
+                        }
+                        try await Task.sleep(for: .milliseconds(30))
                     }
-                    try await Task.sleep(for: .milliseconds(30))
                 }
             }
-            try await client.shutdown()
         }
         let runs = try await f.store.runs(matching: RunQuery(tenant: TenantID("metrics")))
         for run in runs where run.id != cancelled.id { #expect(run.status == expectedStatus[run.id], "\(run.id)") }

@@ -29,58 +29,61 @@ struct BatchSpecTests {
                 try data.write(to: directory.appendingPathComponent("\(name).json"))
             }
             let client = makeClient(base, key: "sk-test-key")
-            var content = Data()
-            for i in 0..<3 {
-                let line = try client.batchLine(
-                    customID: "run_\(i)",
-                    request: ProviderRequest(
-                        generation: request().generation, metadata: ProviderRequest.metadata(run: RunID("run_\(i)"), attempt: 1)))
-                content.append(line)
-                let object = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
-                #expect(object["method"] as? String == "POST" && object["url"] as? String == "/v1/responses")
-                let body = try #require(object["body"] as? [String: Any])
-                #expect(body["background"] as? Bool == false, "a batch's requests are not background responses")
-                try save(lines, "CreateResponse__line_\(i)", try JSONSerialization.data(withJSONObject: body))
-            }
-            let fileID = try await client.uploadBatchFile(content, filename: "kiln-spec.jsonl")
-            try save(batches, "OpenAIFile__uploaded", try await rawRequest(.GET, base + "/files/\(fileID)", headers: auth).1)
-            let created = try await client.createBatch(inputFileID: fileID, metadata: [KilnBatch.metadataKey: "kbatch_spec"])
-            try save(batches, "Batch__validating", try await rawRequest(.GET, base + "/batches/\(created.id)", headers: auth).1)
-            var finished = created
-            for _ in 0..<100 where !finished.isTerminal {
-                try await Task.sleep(for: .milliseconds(50))
-                finished = try await client.retrieveBatch(created.id)
-            }
-            #expect(finished.status == "completed" && finished.completed == 3)
-            try save(batches, "Batch__completed", try await rawRequest(.GET, base + "/batches/\(created.id)", headers: auth).1)
-            let results = try await client.batchResults(fileID: try #require(finished.outputFileID))
-            #expect(
-                results.count == 3 && results.values.allSatisfy { if case .response(let r) = $0 { r.status == .completed } else { false } })
-            #expect(
-                try await client.findBatch(metadata: KilnBatch.metadataKey, value: "kbatch_spec", since: .distantPast)?.id == created.id)
-            try save(batches, "ListBatchesResponse__all", try await rawRequest(.GET, base + "/batches?limit=10", headers: auth).1)
+            try await withShutdown([client.shutdown]) {
+                var content = Data()
+                for i in 0..<3 {
+                    let line = try client.batchLine(
+                        customID: "run_\(i)",
+                        request: ProviderRequest(
+                            generation: request().generation, metadata: ProviderRequest.metadata(run: RunID("run_\(i)"), attempt: 1)))
+                    content.append(line)
+                    let object = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+                    #expect(object["method"] as? String == "POST" && object["url"] as? String == "/v1/responses")
+                    let body = try #require(object["body"] as? [String: Any])
+                    #expect(body["background"] as? Bool == false, "a batch's requests are not background responses")
+                    try save(lines, "CreateResponse__line_\(i)", try JSONSerialization.data(withJSONObject: body))
+                }
+                let fileID = try await client.uploadBatchFile(content, filename: "kiln-spec.jsonl")
+                try save(batches, "OpenAIFile__uploaded", try await rawRequest(.GET, base + "/files/\(fileID)", headers: auth).1)
+                let created = try await client.createBatch(inputFileID: fileID, metadata: [KilnBatch.metadataKey: "kbatch_spec"])
+                try save(batches, "Batch__validating", try await rawRequest(.GET, base + "/batches/\(created.id)", headers: auth).1)
+                var finished = created
+                for _ in 0..<100 where !finished.isTerminal {
+                    try await Task.sleep(for: .milliseconds(50))
+                    finished = try await client.retrieveBatch(created.id)
+                }
+                #expect(finished.status == "completed" && finished.completed == 3)
+                try save(batches, "Batch__completed", try await rawRequest(.GET, base + "/batches/\(created.id)", headers: auth).1)
+                let results = try await client.batchResults(fileID: try #require(finished.outputFileID))
+                #expect(
+                    results.count == 3
+                        && results.values.allSatisfy { if case .response(let r) = $0 { r.status == .completed } else { false } })
+                #expect(
+                    try await client.findBatch(metadata: KilnBatch.metadataKey, value: "kbatch_spec", since: .distantPast)?.id == created.id
+                )
+                try save(batches, "ListBatchesResponse__all", try await rawRequest(.GET, base + "/batches?limit=10", headers: auth).1)
 
-            // A batch cancelled while it runs.
-            let again = try await client.uploadBatchFile(content, filename: "kiln-spec-2.jsonl")
-            let running = try await client.createBatch(inputFileID: again, metadata: [:])
-            let cancelling = try await rawRequest(.POST, base + "/batches/\(running.id)/cancel", headers: auth).1
-            try save(batches, "Batch__cancelling", cancelling)
-            try await Task.sleep(for: .milliseconds(300))
-            let cancelled = try await client.retrieveBatch(running.id)
-            #expect(cancelled.status == "cancelled")
-            try save(batches, "Batch__cancelled", try await rawRequest(.GET, base + "/batches/\(running.id)", headers: auth).1)
-            try save(batches, "DeleteFileResponse__deleted", try await rawRequest(.DELETE, base + "/files/\(again)", headers: auth).1)
+                // A batch cancelled while it runs.
+                let again = try await client.uploadBatchFile(content, filename: "kiln-spec-2.jsonl")
+                let running = try await client.createBatch(inputFileID: again, metadata: [:])
+                let cancelling = try await rawRequest(.POST, base + "/batches/\(running.id)/cancel", headers: auth).1
+                try save(batches, "Batch__cancelling", cancelling)
+                try await Task.sleep(for: .milliseconds(300))
+                let cancelled = try await client.retrieveBatch(running.id)
+                #expect(cancelled.status == "cancelled")
+                try save(batches, "Batch__cancelled", try await rawRequest(.GET, base + "/batches/\(running.id)", headers: auth).1)
+                try save(batches, "DeleteFileResponse__deleted", try await rawRequest(.DELETE, base + "/files/\(again)", headers: auth).1)
 
-            // What the spec forbids is refused.
-            let (window, _) = try await rawRequest(
-                .POST, base + "/batches", body: #"{"input_file_id":"\#(fileID)","endpoint":"/v1/responses","completion_window":"1h"}"#,
-                headers: auth)
-            #expect(window == 400, "only 24h")
-            let (missing, _) = try await rawRequest(
-                .POST, base + "/batches", body: #"{"input_file_id":"file-nope","endpoint":"/v1/responses","completion_window":"24h"}"#,
-                headers: auth)
-            #expect(missing == 400, "an unknown file")
-            try await client.shutdown()
+                // What the spec forbids is refused.
+                let (window, _) = try await rawRequest(
+                    .POST, base + "/batches", body: #"{"input_file_id":"\#(fileID)","endpoint":"/v1/responses","completion_window":"1h"}"#,
+                    headers: auth)
+                #expect(window == 400, "only 24h")
+                let (missing, _) = try await rawRequest(
+                    .POST, base + "/batches", body: #"{"input_file_id":"file-nope","endpoint":"/v1/responses","completion_window":"24h"}"#,
+                    headers: auth)
+                #expect(missing == 400, "an unknown file")
+            }
         }
         for (spec, directory, count) in [
             ("reference/openai-openapi-batches-files.yml", batches, 7), ("reference/openai-openapi-responses.yml", lines, 3),

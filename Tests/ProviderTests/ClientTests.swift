@@ -1,6 +1,7 @@
 import Foundation
 import KilnDomain
 import KilnSimulator
+import KilnTestSupport
 import Testing
 
 @testable import KilnProvider
@@ -10,19 +11,20 @@ struct ClientTests {
     @Test func createsRetrievesAndReadsTheOutput() async throws {
         try await quickSimulator().withRunning { base in
             let client = makeClient(base)
-            let sent = request("Revenue grew 12% while costs fell.")
-            let created = try await client.create(sent)
-            #expect(created.status == .queued)
-            #expect(created.metadata == sent.metadata)
-            let done = try await waitForTerminal(client, created.id)
-            #expect(done.status == .completed)
-            #expect(done.outputText.hasPrefix("Summary of a 6-word document"))
-            #expect((done.usage?.totalTokens ?? 0) > 0)
-            let cancelled = try await client.cancel(created.id)
-            #expect(cancelled.status == .completed, "cancelling a finished response returns it unchanged")
-            try await client.delete(created.id)
-            await #expect(throws: ProviderError.self) { try await client.retrieve(created.id) }
-            try await client.shutdown()
+            try await withShutdown([client.shutdown]) {
+                let sent = request("Revenue grew 12% while costs fell.")
+                let created = try await client.create(sent)
+                #expect(created.status == .queued)
+                #expect(created.metadata == sent.metadata)
+                let done = try await waitForTerminal(client, created.id)
+                #expect(done.status == .completed)
+                #expect(done.outputText.hasPrefix("Summary of a 6-word document"))
+                #expect((done.usage?.totalTokens ?? 0) > 0)
+                let cancelled = try await client.cancel(created.id)
+                #expect(cancelled.status == .completed, "cancelling a finished response returns it unchanged")
+                try await client.delete(created.id)
+                await #expect(throws: ProviderError.self) { try await client.retrieve(created.id) }
+            }
         }
     }
 
@@ -55,16 +57,17 @@ struct ClientTests {
         let simulator = quickSimulator()
         try await simulator.withRunning { base in
             let client = makeClient(base)
-            let created = try await client.create(request())
-            simulator.inject([.serverError, .truncated])
-            #expect(try await client.retrieve(created.id).id == created.id)
-            simulator.inject([.unavailableHTML, .drop])
-            #expect(try await client.cancel(created.id).id == created.id)
-            simulator.inject([.serverError, .serverError, .serverError])
-            await #expect { try await client.retrieve(created.id) } throws: { error in
-                (error as? ProviderError)?.kind == .retryable && (error as? ProviderError)?.httpStatus == 500
+            try await withShutdown([client.shutdown]) {
+                let created = try await client.create(request())
+                simulator.inject([.serverError, .truncated])
+                #expect(try await client.retrieve(created.id).id == created.id)
+                simulator.inject([.unavailableHTML, .drop])
+                #expect(try await client.cancel(created.id).id == created.id)
+                simulator.inject([.serverError, .serverError, .serverError])
+                await #expect { try await client.retrieve(created.id) } throws: { error in
+                    (error as? ProviderError)?.kind == .retryable && (error as? ProviderError)?.httpStatus == 500
+                }
             }
-            try await client.shutdown()
         }
     }
 
@@ -72,24 +75,26 @@ struct ClientTests {
         let simulator = quickSimulator()
         try await simulator.withRunning { base in
             let client = makeClient(base)
-            for (fault, kind) in [
-                (SimulatorFault.serverError, ProviderError.Kind.retryable), (.unavailableHTML, .retryable), (.rateLimited, .rateLimited),
-                (.drop, .ambiguous), (.truncated, .ambiguous),
-            ] {
-                let before = simulator.statistics()["creates"] as? Int ?? 0
-                simulator.inject([fault])
-                do {
-                    _ = try await client.create(request())
-                    Issue.record("a create with fault \(fault) succeeded")
-                } catch let error as ProviderError {
-                    #expect(error.kind == kind, "\(fault)")
-                    if fault == .rateLimited { #expect(error.retryAfter == 1 || error.retryAfter == 0.25) }
+            try await withShutdown([client.shutdown]) {
+                for (fault, kind) in [
+                    (SimulatorFault.serverError, ProviderError.Kind.retryable), (.unavailableHTML, .retryable),
+                    (.rateLimited, .rateLimited),
+                    (.drop, .ambiguous), (.truncated, .ambiguous),
+                ] {
+                    let before = simulator.statistics()["creates"] as? Int ?? 0
+                    simulator.inject([fault])
+                    do {
+                        _ = try await client.create(request())
+                        Issue.record("a create with fault \(fault) succeeded")
+                    } catch let error as ProviderError {
+                        #expect(error.kind == kind, "\(fault)")
+                        if fault == .rateLimited { #expect(error.retryAfter == 1 || error.retryAfter == 0.25) }
+                    }
+                    let after = simulator.statistics()["creates"] as? Int ?? 0
+                    let performed = fault == .drop || fault == .truncated
+                    #expect(after - before == (performed ? 1 : 0), "\(fault): the client sent the create once and did not retry")
                 }
-                let after = simulator.statistics()["creates"] as? Int ?? 0
-                let performed = fault == .drop || fault == .truncated
-                #expect(after - before == (performed ? 1 : 0), "\(fault): the client sent the create once and did not retry")
             }
-            try await client.shutdown()
         }
     }
 
@@ -97,16 +102,17 @@ struct ClientTests {
         let simulator = quickSimulator { $0.apiKey = "sk-right-key" }
         try await simulator.withRunning { base in
             let wrong = makeClient(base, key: "sk-test-WRONG-0123456789abcdef")
-            do {
-                _ = try await wrong.create(request())
-                Issue.record("a wrong key was accepted")
-            } catch let error as ProviderError {
-                #expect(error.kind == .permanent)
-                #expect(error.httpStatus == 401)
-                #expect(error.code == "invalid_api_key")
-                #expect(!error.description.contains("sk-test-WRONG"), "the key never appears in an error")
+            try await withShutdown([wrong.shutdown]) {
+                do {
+                    _ = try await wrong.create(request())
+                    Issue.record("a wrong key was accepted")
+                } catch let error as ProviderError {
+                    #expect(error.kind == .permanent)
+                    #expect(error.httpStatus == 401)
+                    #expect(error.code == "invalid_api_key")
+                    #expect(!error.description.contains("sk-test-WRONG"), "the key never appears in an error")
+                }
             }
-            try await wrong.shutdown()
             let right = makeClient(base, key: "sk-right-key")
             await #expect { try await right.create(request(maxOutputTokens: 5)) } throws: { error in
                 (error as? ProviderError)?.kind == .permanent && (error as? ProviderError)?.code == "integer_below_min_value"

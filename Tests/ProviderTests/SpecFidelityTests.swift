@@ -78,37 +78,39 @@ struct SpecFidelityTests {
 
             // What Kiln's client sends.
             let client = makeClient(base, key: "sk-test-key")
-            _ = try await client.create(request())
-            _ = try await client.create(request(window: .eightHours))
-            let bodies = simulator.recordedCreateBodies.suffix(2)
-            // A declared feature's request: messages the app built, and strict Structured Outputs.
-            let card = try DeclaredFeature(
-                name: "product_card",
-                declaration: [
-                    "prompt_version": "product_card/v1",
-                    "output_schema": [
-                        "type": "object", "additionalProperties": false, "required": ["title", "tags"],
-                        "properties": ["title": ["type": "string"], "tags": ["type": "array", "items": ["type": "string"]]],
-                    ],
-                ], defaults: RunPolicy())
-            let generation = try card.request(
-                for: [
-                    "instructions": "Write a product card.",
-                    "input": [
-                        ["role": "developer", "content": "Be factual."],
-                        ["role": "user", "content": "A camera [sim:queue=0] [sim:generation=0.05]"],
-                    ],
-                ], policy: RunPolicy(maxOutputTokens: 300))
-            let structured = try await client.create(
-                ProviderRequest(generation: generation, metadata: ProviderRequest.metadata(run: RunID("run_spec_card"), attempt: 1)))
-            try save("CreateResponse__kiln_client_structured", try #require(simulator.recordedCreateBodies.last))
-            let finished = try await waitForTerminal(client, structured.id)
-            #expect(finished.status == .completed)
-            #expect(try card.outputSchema?.violations(of: JSONValue.parse(finished.outputText, what: "output")) == [])
-            try save(
-                "Response__structured",
-                try await rawRequest(.GET, base + "/responses/\(structured.id.rawValue)", headers: auth).1)
-            try await client.shutdown()
+            let bodies: ArraySlice<Data> = try await withShutdown([client.shutdown]) {
+                _ = try await client.create(request())
+                _ = try await client.create(request(window: .eightHours))
+                let bodies = simulator.recordedCreateBodies.suffix(2)
+                // A declared feature's request: messages the app built, and strict Structured Outputs.
+                let card = try DeclaredFeature(
+                    name: "product_card",
+                    declaration: [
+                        "prompt_version": "product_card/v1",
+                        "output_schema": [
+                            "type": "object", "additionalProperties": false, "required": ["title", "tags"],
+                            "properties": ["title": ["type": "string"], "tags": ["type": "array", "items": ["type": "string"]]],
+                        ],
+                    ], defaults: RunPolicy())
+                let generation = try card.request(
+                    for: [
+                        "instructions": "Write a product card.",
+                        "input": [
+                            ["role": "developer", "content": "Be factual."],
+                            ["role": "user", "content": "A camera [sim:queue=0] [sim:generation=0.05]"],
+                        ],
+                    ], policy: RunPolicy(maxOutputTokens: 300))
+                let structured = try await client.create(
+                    ProviderRequest(generation: generation, metadata: ProviderRequest.metadata(run: RunID("run_spec_card"), attempt: 1)))
+                try save("CreateResponse__kiln_client_structured", try #require(simulator.recordedCreateBodies.last))
+                let finished = try await waitForTerminal(client, structured.id)
+                #expect(finished.status == .completed)
+                #expect(try card.outputSchema?.violations(of: JSONValue.parse(finished.outputText, what: "output")) == [])
+                try save(
+                    "Response__structured",
+                    try await rawRequest(.GET, base + "/responses/\(structured.id.rawValue)", headers: auth).1)
+                return bodies
+            }
             #expect(bodies.count == 2)
             for (index, body) in bodies.enumerated() { try save("CreateResponse__kiln_client_\(index)", body) }
             let sent = try #require(bodies.last.flatMap { try JSONSerialization.jsonObject(with: $0) as? [String: Any] })

@@ -4,6 +4,7 @@ import KilnPoller
 import KilnProvider
 import KilnSimulator
 import KilnSubmitter
+import KilnTestSupport
 import KilnWorker
 import Testing
 
@@ -34,8 +35,7 @@ struct BatchWebhookTests {
                     ).run.id)
             }
             let (environment, client) = rig.environment(owner: "exec:1")
-            try await rig.drain([environment], timeout: 30)
-            try await client.shutdown()
+            try await withShutdown([client.shutdown]) { try await rig.drain([environment], timeout: 30) }
             for id in ids {
                 let run = try #require(try await rig.store.run(id, tenant: nil))
                 #expect(run.status == .completed && run.usage?.batchID != nil, "\(id)")

@@ -4,6 +4,7 @@ import KilnPoller
 import KilnProvider
 import KilnSimulator
 import KilnSubmitter
+import KilnTestSupport
 import KilnWorker
 import Testing
 
@@ -23,9 +24,7 @@ struct WebhookEndToEndTests {
             let ids = try await rig.enqueue(30)
             let (first, clientA) = rig.environment(owner: "exec:1")
             let (second, clientB) = rig.environment(owner: "exec:2")
-            try await rig.drain([first, second])
-            try await clientA.shutdown()
-            try await clientB.shutdown()
+            try await withShutdown([clientA.shutdown, clientB.shutdown]) { try await rig.drain([first, second]) }
             var retrieves = 0
             for id in ids {
                 let run = try #require(try await rig.store.run(id, tenant: nil))
@@ -45,8 +44,7 @@ struct WebhookEndToEndTests {
         try await WebhookRig.with(backend: .sqlite, webhooks: lossy) { rig in
             let ids = try await rig.enqueue(30)
             let (executor, client) = rig.environment(owner: "exec:1")
-            try await rig.drain([executor], timeout: 40)
-            try await client.shutdown()
+            try await withShutdown([client.shutdown]) { try await rig.drain([executor], timeout: 40) }
             var retrieves = 0
             for id in ids {
                 #expect(try await rig.store.run(id, tenant: nil)?.status == .completed, "\(id)")
@@ -65,19 +63,20 @@ struct WebhookEndToEndTests {
             let id = try #require(try await rig.enqueue(1, text: "Fast [sim:queue=0] [sim:generation=0.05]").first)
             let (healthy, client) = rig.environment(owner: "exec:2")
             let (dying, unused) = rig.environment(owner: "exec:1", client: DiesAfterSending(real: client))
-            let sender = Task { _ = try? await Submitter(environment: dying).runOnce(now: Date()) }
-            defer { sender.cancel() }
-            let deadline = Date().addingTimeInterval(10)
-            var run = try #require(try await rig.store.run(id, tenant: nil))
-            while Date() < deadline, !run.status.isTerminal {
-                _ = try await Poller(environment: healthy).runOnce(now: Date())
-                try await Task.sleep(for: .milliseconds(50))
-                run = try #require(try await rig.store.run(id, tenant: nil))
+            let run: Run = try await withShutdown([client.shutdown, unused.shutdown]) {
+                let sender = Task { _ = try? await Submitter(environment: dying).runOnce(now: Date()) }
+                defer { sender.cancel() }
+                let deadline = Date().addingTimeInterval(10)
+                var run = try #require(try await rig.store.run(id, tenant: nil))
+                while Date() < deadline, !run.status.isTerminal {
+                    _ = try await Poller(environment: healthy).runOnce(now: Date())
+                    try await Task.sleep(for: .milliseconds(50))
+                    run = try #require(try await rig.store.run(id, tenant: nil))
+                }
+                sender.cancel()
+                _ = await sender.result
+                return run
             }
-            sender.cancel()
-            _ = await sender.result
-            try await client.shutdown()
-            try await unused.shutdown()
             #expect(run.status == .completed)
             #expect(run.attempt == 1)
             #expect(rig.simulator.responses(ofRun: id.rawValue).count == 1, "no second create")
@@ -96,14 +95,15 @@ struct WebhookEndToEndTests {
             let id = try #require(try await rig.enqueue(1).first)
             rig.simulator.inject([.drop])  // the create is performed, its answer never arrives
             let (executor, client) = rig.environment(owner: "exec:1")
-            try await rig.drain([executor])
-            // The first response's webhook may come after the run is final.
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline, try await rig.store.summary().orphanResponses == 0 {
-                _ = try await Poller(environment: executor).runOnce(now: Date())
-                try await Task.sleep(for: .milliseconds(50))
+            try await withShutdown([client.shutdown]) {
+                try await rig.drain([executor])
+                // The first response's webhook may come after the run is final.
+                let deadline = Date().addingTimeInterval(10)
+                while Date() < deadline, try await rig.store.summary().orphanResponses == 0 {
+                    _ = try await Poller(environment: executor).runOnce(now: Date())
+                    try await Task.sleep(for: .milliseconds(50))
+                }
             }
-            try await client.shutdown()
             let run = try #require(try await rig.store.run(id, tenant: nil))
             #expect(run.status == .completed)
             #expect(run.attempt == 2)

@@ -88,6 +88,13 @@ struct BatchLaneTests {
             let done = try #require(try await store.run(standard.id, tenant: nil))
             #expect(done.status == .completed && done.usage?.batchID == nil && done.batchID == nil, "the standard lane is untouched")
             #expect(done.costMicros == LaneTests.handCost(try #require(done.usage), 1))
+
+            // Retention: the batch row stays while it holds a run, and goes with its last one.
+            // 11 of the 13 runs first: at least one of the batch's is left.
+            #expect(try await store.prune(finalizedBefore: Date() + 60, limit: 11, deletingAfterFinalize: false) == 11)
+            #expect(try await Self.batchRow(store, batchIDs.first) != nil, "a run of the batch is still there")
+            #expect(try await store.prune(finalizedBefore: Date() + 60, limit: 11, deletingAfterFinalize: false) == 2)
+            #expect(try await Self.batchRow(store, batchIDs.first) == nil, "the ended batch is pruned with its last run")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }

@@ -16,19 +16,19 @@ struct ConcurrencyTests {
             var ids: [RunID] = []
             for i in 0..<60 { ids.append(try await h.enqueue("Document \(i) with some words.").id) }
             let other = try SQLiteRunStore(path: h.path)
-            let (a, clientA) = h.environment(owner: "cron:1")
-            let (b, clientB) = h.environment(owner: "cron:2", store: other)
-            let deadline = Date().addingTimeInterval(30)
-            while Date() < deadline {
-                async let first = Self.oncePass(a)
-                async let second = Self.oncePass(b)
-                _ = try await (first, second)
-                let summary = try await h.store.summary()
-                if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 { break }
-                try await Task.sleep(for: .milliseconds(30))
+            try await h.withEnvironment(owner: "cron:1") { a in
+                try await h.withEnvironment(owner: "cron:2", store: other) { b in
+                    let deadline = Date().addingTimeInterval(30)
+                    while Date() < deadline {
+                        async let first = Self.oncePass(a)
+                        async let second = Self.oncePass(b)
+                        _ = try await (first, second)
+                        let summary = try await h.store.summary()
+                        if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 { break }
+                        try await Task.sleep(for: .milliseconds(30))
+                    }
+                }
             }
-            try await clientA.shutdown()
-            try await clientB.shutdown()
             for id in ids {
                 let run = try await h.run(id)
                 #expect(run.status == .completed, "\(id)")

@@ -116,11 +116,11 @@ struct DocumentTreeFailureTests {
             let (store, execute) = try await DocumentTreeTests.store(backend, h)
             try await execute(DocumentTreeTests.insertSQL(id: "run_cancel", text: DocumentTreeTests.document(parts: 12)))
             let parent = RunID("run_cancel")
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            _ = try await submitter.runOnce(now: Date())
-            _ = try await submitter.runOnce(now: Date())
-            try await client.shutdown()
+            try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                _ = try await submitter.runOnce(now: Date())
+                _ = try await submitter.runOnce(now: Date())
+            }
             let flying = try await store.treeChildren(of: parent, level: 0).filter { $0.status == .inProgress }
             #expect(flying.count == 4)
 

@@ -80,17 +80,17 @@ struct DocumentTreeTests {
             let parent = RunID("run_book")
 
             // The first pass cuts the document; the next sends only the released children.
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            let cut = try await submitter.runOnce(now: Date())
-            #expect(cut.expanded == 1)
-            let sent = try await submitter.runOnce(now: Date())
-            #expect(sent.accepted == 4, "children in flight are bounded by documents.children_in_flight")
-            let early = try await store.treeProgress(of: parent)
-            #expect(early.count(level: 0) == 60)
-            #expect(early.inFlight(level: 0) == 4)
-            #expect(early.held(level: 0) == 56)
-            try await client.shutdown()
+            try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                let cut = try await submitter.runOnce(now: Date())
+                #expect(cut.expanded == 1)
+                let sent = try await submitter.runOnce(now: Date())
+                #expect(sent.accepted == 4, "children in flight are bounded by documents.children_in_flight")
+                let early = try await store.treeProgress(of: parent)
+                #expect(early.count(level: 0) == 60)
+                #expect(early.inFlight(level: 0) == 4)
+                #expect(early.held(level: 0) == 56)
+            }
 
             try await h.drain(store: store, timeout: 60)
             let done = try #require(try await store.run(parent, tenant: nil))

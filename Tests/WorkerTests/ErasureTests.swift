@@ -37,29 +37,29 @@ struct ErasureTests {
 
             h.configuration.provider.deleteAfterFinalize = true
             h.configuration.poller.concurrency = 1  // one deletion at a time: the faults meet the first
-            let (environment, client) = h.environment(store: store)
-            let poller = Poller(environment: environment)
-            // The first deletion meets three 500s (the client's own retries included): it fails.
-            h.simulator.inject([.serverError, .serverError, .serverError])
-            let first = try await poller.runOnce(now: Date())
-            #expect(first.providerDeletes == 3)
-            #expect(first.providerDeleteFailures == 1)
-            let stored = try await runs.asyncMap { try #require(try await store.run($0.id, tenant: nil)) }
-            #expect(stored.allSatisfy { $0.status == .completed }, "a failed deletion holds no run up")
-            let pending = stored.filter { $0.providerDeletedAt == nil }
-            #expect(pending.count == 1)
-            // Pruning keeps the run whose response is still to be deleted.
-            let pruned = try await store.prune(finalizedBefore: Date().addingTimeInterval(60), limit: 100, deletingAfterFinalize: true)
-            #expect(pruned == 3)
-            #expect(try await store.run(pending[0].id, tenant: nil) != nil)
-            // Tried again once it is due (30 s later), and done.
-            #expect(try await poller.runOnce(now: Date()).providerDeletes == 0, "not before it is due")
-            let again = try await poller.runOnce(now: Date(), dueBy: Date().addingTimeInterval(120))
-            #expect(again.providerDeletes == 1)
-            #expect(try await store.run(pending[0].id, tenant: nil)?.providerDeletedAt != nil)
-            #expect(h.simulator.statistics()["deletes"] as? Int == 4)
-            #expect(try await poller.runOnce(now: Date(), dueBy: Date().addingTimeInterval(86_400)).providerDeletes == 0, "each once")
-            try await client.shutdown()
+            try await h.withEnvironment(store: store) { environment in
+                let poller = Poller(environment: environment)
+                // The first deletion meets three 500s (the client's own retries included): it fails.
+                h.simulator.inject([.serverError, .serverError, .serverError])
+                let first = try await poller.runOnce(now: Date())
+                #expect(first.providerDeletes == 3)
+                #expect(first.providerDeleteFailures == 1)
+                let stored = try await runs.asyncMap { try #require(try await store.run($0.id, tenant: nil)) }
+                #expect(stored.allSatisfy { $0.status == .completed }, "a failed deletion holds no run up")
+                let pending = stored.filter { $0.providerDeletedAt == nil }
+                #expect(pending.count == 1)
+                // Pruning keeps the run whose response is still to be deleted.
+                let pruned = try await store.prune(finalizedBefore: Date().addingTimeInterval(60), limit: 100, deletingAfterFinalize: true)
+                #expect(pruned == 3)
+                #expect(try await store.run(pending[0].id, tenant: nil) != nil)
+                // Tried again once it is due (30 s later), and done.
+                #expect(try await poller.runOnce(now: Date()).providerDeletes == 0, "not before it is due")
+                let again = try await poller.runOnce(now: Date(), dueBy: Date().addingTimeInterval(120))
+                #expect(again.providerDeletes == 1)
+                #expect(try await store.run(pending[0].id, tenant: nil)?.providerDeletedAt != nil)
+                #expect(h.simulator.statistics()["deletes"] as? Int == 4)
+                #expect(try await poller.runOnce(now: Date(), dueBy: Date().addingTimeInterval(86_400)).providerDeletes == 0, "each once")
+            }
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }
         }
     }
@@ -109,9 +109,7 @@ struct ErasureTests {
             #expect(try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400)) == spendBefore)
 
             // The poller deletes the erased runs' responses at the provider (only theirs).
-            let (environment, client) = h.environment(store: store)
-            let pass = try await Poller(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            let pass = try await h.withEnvironment(store: store) { try await Poller(environment: $0).runOnce(now: Date()) }
             #expect(pass.providerDeletes == 3)
             #expect(h.simulator.statistics()["deletes"] as? Int == 3)
             for run in target { #expect(try await store.run(run.id, tenant: nil)?.providerDeletedAt != nil) }

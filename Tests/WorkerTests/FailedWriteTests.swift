@@ -69,15 +69,15 @@ struct FailedWriteTests {
             let impatient = try SQLiteRunStore(path: h.path, busyTimeout: 0.2)
             let run = try await h.enqueue("Finalized under a lock [sim:queue=0] [sim:generation=0.05]")
             let (plain, client) = h.environment(store: impatient)
-            #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
-            try await Self.waitForProvider(h, run, in: h.store)
+            let pass: PollPassResult = try await Self.shuttingDown(client) {
+                #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
+                try await Self.waitForProvider(h, run, in: h.store)
 
-            // Right after the retrieve answers, another process holds the file for 1.5 s.
-            let path = h.path
-            let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
-            let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
-            let pass = try await Self.shuttingDown(client) {
-                try await Poller(environment: Self.environment(h, store: impatient, client: hooked))
+                // Right after the retrieve answers, another process holds the file for 1.5 s.
+                let path = h.path
+                let lock = Once { _ = try await DatabaseLocks.sqlite(path, for: 1.5) }
+                let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
+                return try await Poller(environment: Self.environment(h, store: impatient, client: hooked))
                     .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
             }
 
@@ -129,15 +129,15 @@ struct FailedWriteTests {
                     feature: "document_summary", tenant: TenantID("t1"), input: ["text": "Locked row [sim:queue=0] [sim:generation=0.05]"])
             ).run
             let (plain, client) = h.environment(store: relaxed)
-            #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
-            try await Self.waitForProvider(h, run, in: relaxed)
+            let pass: PollPassResult = try await Self.shuttingDown(client) {
+                #expect(try await Submitter(environment: plain).runOnce(now: Date()).accepted == 1)
+                try await Self.waitForProvider(h, run, in: relaxed)
 
-            // After the retrieve, another session holds the run's row for 6 s: three times
-            // the operation timeout, so the first write times out and the pool is replaced.
-            let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 6) }
-            let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
-            let pass = try await Self.shuttingDown(client) {
-                try await Poller(environment: Self.environment(h, store: store, client: hooked))
+                // After the retrieve, another session holds the run's row for 6 s: three times
+                // the operation timeout, so the first write times out and the pool is replaced.
+                let lock = Once { _ = try await DatabaseLocks.postgresRow(run.id.rawValue, url: url, for: 6) }
+                let hooked = HookedClient(base: client, afterRetrieve: { _ in try await lock() })
+                return try await Poller(environment: Self.environment(h, store: store, client: hooked))
                     .runOnce(now: Date(), dueBy: Date().addingTimeInterval(3600))
             }
 

@@ -38,23 +38,24 @@ struct FairShareTests {
             // must be sent by the first pass after it arrived (in first-in-first-out order it would
             // wait for the 200 passes of the backlog).
             h.configuration.submitter.batchSize = 10  // light on a machine running the whole suite at once
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            let service = RunService(store: store, actor: "app")
-            var waits: [Double] = []
-            var passSeconds: [Double] = []
-            for index in 0..<20 {
-                let single = try await service.enqueue(
-                    .init(feature: "document_summary", tenant: TenantID("tenant-\(index)"), input: ["text": "One document."])
-                ).run
-                let started = Date()
-                _ = try await submitter.runOnce(now: Date())
-                passSeconds.append(Date().timeIntervalSince(started))
-                let sent = try #require(try await store.run(single.id, tenant: nil))
-                #expect(sent.submittedAt != nil, "tenant-\(index)'s run was sent by the first pass after it arrived")
-                if let at = sent.submittedAt { waits.append(at.timeIntervalSince(single.createdAt)) }
+            let (waits, passSeconds): ([Double], [Double]) = try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                let service = RunService(store: store, actor: "app")
+                var waits: [Double] = []
+                var passSeconds: [Double] = []
+                for index in 0..<20 {
+                    let single = try await service.enqueue(
+                        .init(feature: "document_summary", tenant: TenantID("tenant-\(index)"), input: ["text": "One document."])
+                    ).run
+                    let started = Date()
+                    _ = try await submitter.runOnce(now: Date())
+                    passSeconds.append(Date().timeIntervalSince(started))
+                    let sent = try #require(try await store.run(single.id, tenant: nil))
+                    #expect(sent.submittedAt != nil, "tenant-\(index)'s run was sent by the first pass after it arrived")
+                    if let at = sent.submittedAt { waits.append(at.timeIntervalSince(single.createdAt)) }
+                }
+                return (waits, passSeconds)
             }
-            try await client.shutdown()
             let backlogSent = try await store.summary().counts["in_progress"] ?? 0
             print(
                 "\(backend) fair share: waits p50 \(percentile(waits, 0.5)) s, p99 \(percentile(waits, 0.99)) s; "

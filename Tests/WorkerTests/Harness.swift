@@ -79,9 +79,10 @@ struct Harness {
     /// `body` with a worker environment whose HTTP client is shut down however `body` ends: a
     /// client released without it aborts the whole test process, hiding the failure that threw.
     func withEnvironment<T: Sendable>(
-        owner: String = "test:1", store: (any RunStore)? = nil, _ body: (WorkerEnvironment) async throws -> T
+        owner: String = "test:1", key: String = Harness.apiKey, store: (any RunStore)? = nil,
+        _ body: (WorkerEnvironment) async throws -> T
     ) async throws -> T {
-        let (environment, client) = self.environment(owner: owner, store: store)
+        let (environment, client) = self.environment(owner: owner, key: key, store: store)
         do {
             let value = try await body(environment)
             try await client.shutdown()
@@ -104,19 +105,19 @@ struct Harness {
     /// Passes of a submitter and a poller until every run is terminal (or `timeout`).
     func drain(owner: String = "test:1", key: String = Harness.apiKey, store: (any RunStore)? = nil, timeout: Double = 20) async throws {
         let store = store ?? self.store
-        let (environment, client) = self.environment(owner: owner, key: key, store: store)
-        let submitter = Submitter(environment: environment)
-        let poller = Poller(environment: environment)
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            _ = try await submitter.runOnce(now: Date())
-            _ = try await poller.runOnce(now: Date())
-            let summary = try await store.summary()
-            let children = ["queued", "submitting", "in_progress"].reduce(0) { $0 + (summary.childCounts[$1] ?? 0) }
-            if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 && children == 0 { break }
-            try await Task.sleep(for: .milliseconds(20))
+        try await withEnvironment(owner: owner, key: key, store: store) { environment in
+            let submitter = Submitter(environment: environment)
+            let poller = Poller(environment: environment)
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                _ = try await submitter.runOnce(now: Date())
+                _ = try await poller.runOnce(now: Date())
+                let summary = try await store.summary()
+                let children = ["queued", "submitting", "in_progress"].reduce(0) { $0 + (summary.childCounts[$1] ?? 0) }
+                if summary.inFlight == 0 && (summary.counts["queued"] ?? 0) == 0 && children == 0 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
-        try await client.shutdown()
     }
 
     func run(_ id: RunID) async throws -> Run {

@@ -52,9 +52,7 @@ struct LaneTests {
             h.configuration.submitter.flexFallbackSeconds = 600  // first, patience (the deadline is an hour away): the refusal path
             let (store, _) = try await DocumentTreeTests.store(backend, h)
             let run = try await Self.enqueue(store, "[sim:flex_busy] A report nobody is waiting for.", policy: ["lane": "flex"])
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            _ = try await h.withEnvironment(store: store) { try await Submitter(environment: $0).runOnce(now: Date()) }
             let refused = try #require(try await store.run(run.id, tenant: nil))
             #expect(refused.status == .queued && refused.attempt == 0, "not billed, no attempt spent")
             #expect(refused.error?.code == "resource_unavailable")
@@ -122,18 +120,19 @@ struct LaneTests {
             h.configuration.submitter.quotaPauseSeconds = 1.5
             let (store, _) = try await DocumentTreeTests.store(backend, h)
             let broke = try await Self.enqueue(store, "[sim:no_quota] A report.", policy: [:])
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            _ = try await submitter.runOnce(now: Date())
-            let requeued = try #require(try await store.run(broke.id, tenant: nil))
-            #expect(requeued.status == .queued && requeued.attempt == 0)
-            let event = try #require(try await store.events(of: broke.id).last)
-            #expect(event.kind == "quota_exhausted")
-            #expect(try await store.summary().quotaExhaustedAt != nil, "kiln status says so")
-            // Another run waits out the pause: nothing is sent for quota_pause_seconds.
-            let next = try await Self.enqueue(store, "Another report.", policy: [:])
-            _ = try await submitter.runOnce(now: Date())
-            try await client.shutdown()
+            let (event, next): (RunEvent, Run) = try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                _ = try await submitter.runOnce(now: Date())
+                let requeued = try #require(try await store.run(broke.id, tenant: nil))
+                #expect(requeued.status == .queued && requeued.attempt == 0)
+                let event = try #require(try await store.events(of: broke.id).last)
+                #expect(event.kind == "quota_exhausted")
+                #expect(try await store.summary().quotaExhaustedAt != nil, "kiln status says so")
+                // Another run waits out the pause: nothing is sent for quota_pause_seconds.
+                let next = try await Self.enqueue(store, "Another report.", policy: [:])
+                _ = try await submitter.runOnce(now: Date())
+                return (event, next)
+            }
             let sent = try #require(try await store.run(next.id, tenant: nil)?.sendStartedAt)
             #expect(sent.timeIntervalSince(event.at) >= 1.4, "sent \(sent.timeIntervalSince(event.at)) s after the quota error")
             if let postgres = store as? PostgresRunStore { postgres.shutdown() }

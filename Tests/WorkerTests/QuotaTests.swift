@@ -70,34 +70,35 @@ struct QuotaTests {
             let service = RunService(store: store, actor: "app")
             let acme = try await Self.enqueue(service, "acme", 6)
             _ = try await Self.enqueue(service, "globex", 2)
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            let poller = Poller(environment: environment)
+            let most: Int = try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                let poller = Poller(environment: environment)
 
-            _ = try await submitter.runOnce(now: Date())
-            #expect(try await Self.inFlight(store, "acme").count == 2, "acme's limit of 2")
-            #expect(try await Self.inFlight(store, "globex").count == 2, "another tenant is not held")
-            let held = try await store.runs(matching: RunQuery(tenant: TenantID("acme"), status: .queued))
-            #expect(held.count == 4)
-            #expect(held.allSatisfy { $0.waitReason == WaitReason.tenantInFlight.rawValue })
-            let summary = try await store.summary()
-            #expect(summary.waiting == [WaitReason.tenantInFlight.rawValue: 4])
-            let event = try #require(try await store.events(of: held[0].id).last)
-            #expect(event.kind == "held")
-            let hold = try #require(QuotaCheck.Hold(event: event))
-            #expect(hold.sentence == "tenant acme is at its limit of 2 runs in flight")
-
-            var most = 0
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
                 _ = try await submitter.runOnce(now: Date())
-                most = max(most, try await Self.inFlight(store, "acme").count)
-                _ = try await poller.runOnce(now: Date())
-                let all = try await store.runs(matching: RunQuery(limit: 100))
-                if all.allSatisfy({ $0.status.isTerminal }) { break }
-                try await Task.sleep(for: .milliseconds(50))
+                #expect(try await Self.inFlight(store, "acme").count == 2, "acme's limit of 2")
+                #expect(try await Self.inFlight(store, "globex").count == 2, "another tenant is not held")
+                let held = try await store.runs(matching: RunQuery(tenant: TenantID("acme"), status: .queued))
+                #expect(held.count == 4)
+                #expect(held.allSatisfy { $0.waitReason == WaitReason.tenantInFlight.rawValue })
+                let summary = try await store.summary()
+                #expect(summary.waiting == [WaitReason.tenantInFlight.rawValue: 4])
+                let event = try #require(try await store.events(of: held[0].id).last)
+                #expect(event.kind == "held")
+                let hold = try #require(QuotaCheck.Hold(event: event))
+                #expect(hold.sentence == "tenant acme is at its limit of 2 runs in flight")
+
+                var most = 0
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline {
+                    _ = try await submitter.runOnce(now: Date())
+                    most = max(most, try await Self.inFlight(store, "acme").count)
+                    _ = try await poller.runOnce(now: Date())
+                    let all = try await store.runs(matching: RunQuery(limit: 100))
+                    if all.allSatisfy({ $0.status.isTerminal }) { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return most
             }
-            try await client.shutdown()
             #expect(most == 2, "never more than 2 of acme's runs at the provider")
             for run in acme {
                 let final = try #require(try await store.run(run.id, tenant: nil))
@@ -119,9 +120,7 @@ struct QuotaTests {
             let service = RunService(store: stores[0], actor: "app")
             // What one run reserves: the most its request can cost.
             _ = try await Self.enqueue(service, "probe", 1)
-            let (probeEnvironment, probeClient) = h.environment(store: stores[0])
-            _ = try await Submitter(environment: probeEnvironment).runOnce(now: Date())
-            try await probeClient.shutdown()
+            _ = try await h.withEnvironment(store: stores[0]) { try await Submitter(environment: $0).runOnce(now: Date()) }
             let probe = try #require(try await Self.inFlight(stores[0], "probe").first)
             let reservation = try #require(probe.reservedCostMicros)
             #expect(reservation > 4_000, "2,000 output tokens at $2 per million, and the input")
@@ -130,26 +129,28 @@ struct QuotaTests {
             _ = try await Self.enqueue(service, "acme", 30)
 
             let clients = stores.enumerated().map { index, store in h.environment(owner: "test:\(index)", store: store) }
-            let submitters = clients.map { Submitter(environment: $0.0) }
-            let poller = Poller(environment: clients[0].0)
-            var peak: Int64 = 0
-            var fullRounds = 0
-            for _ in 0..<30 {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for submitter in submitters { group.addTask { _ = try await submitter.runOnce(now: Date()) } }
-                    try await group.waitForAll()
+            let (peak, fullRounds): (Int64, Int) = try await withShutdown(clients.map { $0.1.shutdown }) {
+                let submitters = clients.map { Submitter(environment: $0.0) }
+                let poller = Poller(environment: clients[0].0)
+                var peak: Int64 = 0
+                var fullRounds = 0
+                for _ in 0..<30 {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for submitter in submitters { group.addTask { _ = try await submitter.runOnce(now: Date()) } }
+                        try await group.waitForAll()
+                    }
+                    let today = Calendar(identifier: .gregorian).startOfDay(for: Date())
+                    let spent = try await service.spend(tenant: TenantID("acme"), since: today).total.costMicros
+                    let flying = try await Self.inFlight(stores[0], "acme")
+                    let committed = spent + flying.reduce(0) { $0 + ($1.reservedCostMicros ?? 0) }
+                    peak = max(peak, committed)
+                    #expect(committed <= cap, "spent \(spent) + reserved by \(flying.count) in flight ≤ cap \(cap)")
+                    if flying.count == 5 { fullRounds += 1 }
+                    _ = try await poller.runOnce(now: Date())
+                    try await Task.sleep(for: .milliseconds(100))
                 }
-                let today = Calendar(identifier: .gregorian).startOfDay(for: Date())
-                let spent = try await service.spend(tenant: TenantID("acme"), since: today).total.costMicros
-                let flying = try await Self.inFlight(stores[0], "acme")
-                let committed = spent + flying.reduce(0) { $0 + ($1.reservedCostMicros ?? 0) }
-                peak = max(peak, committed)
-                #expect(committed <= cap, "spent \(spent) + reserved by \(flying.count) in flight ≤ cap \(cap)")
-                if flying.count == 5 { fullRounds += 1 }
-                _ = try await poller.runOnce(now: Date())
-                try await Task.sleep(for: .milliseconds(100))
+                return (peak, fullRounds)
             }
-            for (_, client) in clients { try await client.shutdown() }
             let acme = try await stores[0].runs(matching: RunQuery(tenant: TenantID("acme"), limit: 100))
             let finished = acme.compactMap(\.costMicros)
             print(
@@ -190,41 +191,41 @@ struct QuotaTests {
             let acme = try await Self.enqueue(service, "acme", 2)
             let globex = try await Self.enqueue(service, "globex", 1)
             let initech = try await Self.enqueue(service, "initech", 1)
-            let (environment, client) = h.environment(store: store)
-            let submitter = Submitter(environment: environment)
-            _ = try await submitter.runOnce(now: Date())
-            for run in acme + globex + initech {
-                #expect(try await store.run(run.id, tenant: nil)?.status == .queued)
-            }
-            let acmeEvent = try #require(try await store.events(of: acme[0].id).last)
-            let acmeHold = try #require(QuotaCheck.Hold(event: acmeEvent))
-            #expect(acmeHold.reason == .tenantDailyCost)
-            #expect(acmeHold.sentence.hasPrefix("tenant acme's daily cost cap of $1.000000 would be exceeded: $0.999000 spent"))
-            let initechEvent = try #require(try await store.events(of: initech[0].id).last)
-            let initechHold = try #require(QuotaCheck.Hold(event: initechEvent))
-            #expect(initechHold.reason == .tenantMonthlyCost)
+            try await h.withEnvironment(store: store) { environment in
+                let submitter = Submitter(environment: environment)
+                _ = try await submitter.runOnce(now: Date())
+                for run in acme + globex + initech {
+                    #expect(try await store.run(run.id, tenant: nil)?.status == .queued)
+                }
+                let acmeEvent = try #require(try await store.events(of: acme[0].id).last)
+                let acmeHold = try #require(QuotaCheck.Hold(event: acmeEvent))
+                #expect(acmeHold.reason == .tenantDailyCost)
+                #expect(acmeHold.sentence.hasPrefix("tenant acme's daily cost cap of $1.000000 would be exceeded: $0.999000 spent"))
+                let initechEvent = try #require(try await store.events(of: initech[0].id).last)
+                let initechHold = try #require(QuotaCheck.Hold(event: initechEvent))
+                #expect(initechHold.reason == .tenantMonthlyCost)
 
-            // The cap raised: globex's run is looked at again at once and goes.
-            try await service.setQuota(tenant: TenantID("globex"), QuotaLimits(dailyCostMicros: 2_000_000))
-            _ = try await submitter.runOnce(now: Date())
-            #expect(try await store.run(globex[0].id, tenant: nil)?.submittedAt != nil)
-            #expect(try await store.run(acme[0].id, tenant: nil)?.status == .queued, "acme's cap still holds")
+                // The cap raised: globex's run is looked at again at once and goes.
+                try await service.setQuota(tenant: TenantID("globex"), QuotaLimits(dailyCostMicros: 2_000_000))
+                _ = try await submitter.runOnce(now: Date())
+                #expect(try await store.run(globex[0].id, tenant: nil)?.submittedAt != nil)
+                #expect(try await store.run(acme[0].id, tenant: nil)?.status == .queued, "acme's cap still holds")
 
-            // The day rolls (a pass just after midnight UTC): acme's runs go; initech's monthly cap
-            // holds until the month rolls.
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
-            let tomorrow = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now))!.addingTimeInterval(1)
-            let nextMonth = calendar.date(
-                byAdding: .month, value: 1, to: calendar.date(from: calendar.dateComponents([.year, .month], from: now))!)!
-            _ = try await submitter.runOnce(now: tomorrow)
-            for run in acme { #expect(try await store.run(run.id, tenant: nil)?.submittedAt != nil, "the new day's window") }
-            if tomorrow < nextMonth {
-                #expect(try await store.run(initech[0].id, tenant: nil)?.status == .queued, "the month has not rolled")
+                // The day rolls (a pass just after midnight UTC): acme's runs go; initech's monthly cap
+                // holds until the month rolls.
+                var calendar = Calendar(identifier: .gregorian)
+                calendar.timeZone = TimeZone(identifier: "UTC")!
+                let tomorrow = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: now))!.addingTimeInterval(1)
+                let nextMonth = calendar.date(
+                    byAdding: .month, value: 1, to: calendar.date(from: calendar.dateComponents([.year, .month], from: now))!)!
+                _ = try await submitter.runOnce(now: tomorrow)
+                for run in acme { #expect(try await store.run(run.id, tenant: nil)?.submittedAt != nil, "the new day's window") }
+                if tomorrow < nextMonth {
+                    #expect(try await store.run(initech[0].id, tenant: nil)?.status == .queued, "the month has not rolled")
+                }
+                _ = try await submitter.runOnce(now: nextMonth.addingTimeInterval(1))
+                #expect(try await store.run(initech[0].id, tenant: nil)?.submittedAt != nil, "the new month's window")
             }
-            _ = try await submitter.runOnce(now: nextMonth.addingTimeInterval(1))
-            #expect(try await store.run(initech[0].id, tenant: nil)?.submittedAt != nil, "the new month's window")
-            try await client.shutdown()
             Self.shutdown(stores)
         }
     }
@@ -239,9 +240,7 @@ struct QuotaTests {
             let service = RunService(store: store, actor: "app")
             let failing = try await Self.enqueue(service, "umbrella", 1, policy: ["over_budget": "fail"])[0]
             let waiting = try await Self.enqueue(service, "umbrella", 1)[0]
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            _ = try await h.withEnvironment(store: store) { try await Submitter(environment: $0).runOnce(now: Date()) }
 
             let failed = try #require(try await store.run(failing.id, tenant: nil))
             #expect(failed.status == .failed)
@@ -264,9 +263,7 @@ struct QuotaTests {
             let service = RunService(store: store, actor: "app")
             var summaries: [Run] = []
             for tenant in ["acme", "globex", "initech"] { summaries += try await Self.enqueue(service, tenant, 1) }
-            let (environment, client) = h.environment(store: store)
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            _ = try await h.withEnvironment(store: store) { try await Submitter(environment: $0).runOnce(now: Date()) }
             var statuses: [RunStatus] = []
             var reasons: [String?] = []
             for run in summaries {

@@ -92,14 +92,14 @@ extension SpendTests {
             try await h.drain(timeout: 30)
             let spend = try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400))
             h.configuration.worker.retentionDays = 1
-            let (environment, client) = h.environment()
-            let poller = Poller(environment: environment)
-            #expect(try await poller.runOnce(now: Date()).pruned == 0, "nothing is a day old yet")
-            let later = Date().addingTimeInterval(2 * 86_400)
-            #expect(try await poller.runOnce(now: Date(), dueBy: later).pruned == 4)
-            #expect(try await h.store.runs(matching: RunQuery()).isEmpty)
-            #expect(try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400)) == spend)
-            try await client.shutdown()
+            try await h.withEnvironment { environment async throws in
+                let poller = Poller(environment: environment)
+                #expect(try await poller.runOnce(now: Date()).pruned == 0, "nothing is a day old yet")
+                let later = Date().addingTimeInterval(2 * 86_400)
+                #expect(try await poller.runOnce(now: Date(), dueBy: later).pruned == 4)
+                #expect(try await h.store.runs(matching: RunQuery()).isEmpty)
+                #expect(try await service.spend(tenant: TenantID("acme"), since: Date().addingTimeInterval(-86_400)) == spend)
+            }
         }
     }
 }

@@ -89,9 +89,7 @@ struct StatusPathTests {
     @Test func cancelAfterSubmissionCancelsAtTheProvider() async throws {
         try await Harness.with { h in
             let run = try await h.enqueue("A long one [sim:generation=600]")
-            let (environment, client) = h.environment()
-            _ = try await Submitter(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            _ = try await h.withEnvironment { try await Submitter(environment: $0).runOnce(now: Date()) }
             #expect(try await h.run(run.id).status == .inProgress)
             let requested = try await h.service.cancel(run.id, tenant: TenantID("t1"))
             #expect(requested.status == .inProgress && requested.cancelRequestedAt != nil)
@@ -143,9 +141,7 @@ struct StatusPathTests {
         try await Harness.with { h in
             let run = try await h.enqueue("Doc")
             h.simulator.inject([.rateLimited])
-            let (environment, client) = h.environment()
-            let pass = try await Submitter(environment: environment).runOnce(now: Date())
-            try await client.shutdown()
+            let pass = try await h.withEnvironment { try await Submitter(environment: $0).runOnce(now: Date()) }
             #expect(pass.requeued == 1)
             let requeued = try await h.run(run.id)
             #expect(requeued.status == .queued)

@@ -113,7 +113,8 @@ public protocol RunStore: Sendable {
     /// child while its parent is not finished, a parent while a child is not, and a run whose
     /// response is still to be deleted at the provider (scheduled by an erasure, or — when
     /// `deletingAfterFinalize` — any not deleted yet, unless its deletion was given up). Spend
-    /// (``spend(_:)``) is unchanged.
+    /// (``spend(_:)``) is unchanged. Batches (``KilnBatch``) that ended before the cutoff and
+    /// hold no run any more go with them.
     func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int
 
     /// Right to erasure: the input and output (and an edited review's output) of `tenant`'s

@@ -47,10 +47,21 @@ extension PostgresRunStore {
                     ORDER BY finalized_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
                     """, logger: logger
                 ).decode(String.self) { ids.append(id) }
-                guard !ids.isEmpty else { return 0 }
-                try await connection.query("DELETE FROM ai_run_events WHERE run_id = ANY(\(ids))", logger: logger)
-                return try await connection.query("DELETE FROM ai_runs WHERE id = ANY(\(ids)) RETURNING id", logger: logger)
-                    .collect().count
+                var pruned = 0
+                if !ids.isEmpty {
+                    try await connection.query("DELETE FROM ai_run_events WHERE run_id = ANY(\(ids))", logger: logger)
+                    pruned = try await connection.query("DELETE FROM ai_runs WHERE id = ANY(\(ids)) RETURNING id", logger: logger)
+                        .collect().count
+                }
+                // Batches that ended before the cutoff and no longer hold a run.
+                try await connection.query(
+                    """
+                    DELETE FROM kiln_batches WHERE id IN (
+                        SELECT id FROM kiln_batches b WHERE state = 'done' AND ended_at < \(cutoff)
+                            AND NOT EXISTS (SELECT 1 FROM ai_runs r WHERE r.batch_id = b.id)
+                        LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                    """, logger: logger)
+                return pruned
             }
         }
     }

@@ -27,6 +27,14 @@ extension SQLiteRunStore {
         }
     }
 
+    /// Batches that ended before the cutoff and no longer hold a run (their runs were pruned
+    /// first, or left them); bound by the prune's limit.
+    static let pruneBatchesSQL = """
+        DELETE FROM kiln_batches WHERE id IN (
+            SELECT id FROM kiln_batches b WHERE state = 'done' AND ended_at < ?
+                AND NOT EXISTS (SELECT 1 FROM ai_runs r WHERE r.batch_id = b.id) LIMIT ?)
+        """
+
     public func prune(finalizedBefore cutoff: Date, limit: Int, deletingAfterFinalize: Bool) async throws -> Int {
         let before = Timestamp.format(cutoff)
         return try await perform("prune runs") { [pool] in
@@ -45,11 +53,15 @@ extension SQLiteRunStore {
                                 OR (r.provider_delete_after IS NULL AND NOT ?))
                         ORDER BY finalized_at LIMIT ?
                         """, arguments: [before, deletingAfterFinalize, limit])
-                guard !ids.isEmpty else { return 0 }
-                let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                try db.execute(sql: "DELETE FROM ai_run_events WHERE run_id IN (\(marks))", arguments: StatementArguments(ids))
-                try db.execute(sql: "DELETE FROM ai_runs WHERE id IN (\(marks))", arguments: StatementArguments(ids))
-                return db.changesCount
+                var pruned = 0
+                if !ids.isEmpty {
+                    let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                    try db.execute(sql: "DELETE FROM ai_run_events WHERE run_id IN (\(marks))", arguments: StatementArguments(ids))
+                    try db.execute(sql: "DELETE FROM ai_runs WHERE id IN (\(marks))", arguments: StatementArguments(ids))
+                    pruned = db.changesCount
+                }
+                try db.execute(sql: Self.pruneBatchesSQL, arguments: [before, limit])
+                return pruned
             }
         }
     }

@@ -46,7 +46,8 @@ extension RunStore {
     ///
     /// Safe to repeat: a failed attempt may still have committed (a connection lost after
     /// the commit left), so before each retry the run is read back, and an update already
-    /// in place counts as written instead of being applied (and audited) twice.
+    /// in place counts as written instead of being applied (and audited) twice. A retry the
+    /// guard refuses is read back too: the failed attempt may have committed in between.
     public func saveRetrying(_ update: RunUpdate, retry: WriteRetry = .worker, logger: Logger) async throws -> Bool {
         let started = ContinuousClock.now
         var pause = retry.firstPause
@@ -56,7 +57,12 @@ extension RunStore {
                 if failures > 0, let current = try await run(update.run.id, tenant: nil), update.isApplied(in: current) {
                     return true
                 }
-                let saved = try await save(update)
+                var saved = try await save(update)
+                if failures > 0, !saved, let current = try await run(update.run.id, tenant: nil), update.isApplied(in: current) {
+                    // The failed attempt committed after the read above (an abandoned PostgreSQL
+                    // query that ran late): it was this write, so the guard refusing it is no lost lease.
+                    saved = true
+                }
                 if failures > 0 {
                     logger.info(
                         "write went through after the database answered again",

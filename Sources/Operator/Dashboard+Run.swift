@@ -32,6 +32,7 @@ extension OperatorServer {
             row("deadline", HTML.time(deadline(of: run, events: events))),
         ]
         if let subject = run.subject { rows.append(row("subject", HTML.h("\(subject.type):\(subject.id)"))) }
+        if let batchID = run.batchID { rows.append(row("batch", try await batchText(batchID))) }
         if let key = run.idempotencyKey { rows.append(row("idempotency key", HTML.h(key))) }
         if let parent = run.parentRunID {
             rows.append(
@@ -103,6 +104,17 @@ extension OperatorServer {
             HTML.page(
                 title: "Run \(run.id.rawValue)", path: "/runs/\(run.id.rawValue)", query: [("refresh", parameters["refresh"])],
                 refresh: refresh(parameters), readOnly: access.readOnly, body: body))
+    }
+
+    /// The batch lane's batch that carries (or carried) a run: where it stands, and the
+    /// provider's batch once there is one; just its id once retention pruned it.
+    private func batchText(_ id: String) async throws -> String {
+        guard let lane = store as? any BatchStore, let batch = try await lane.batch(id) else { return HTML.h(id) }
+        var parts = [batch.state.rawValue, "\(batch.requestCount) request\(batch.requestCount == 1 ? "" : "s") for \(batch.model)"]
+        if let provider = batch.providerBatchID { parts.append("provider batch \(provider) (\(batch.providerStatus ?? "?"))") }
+        if batch.state == .gathering { parts.append("sealed by \(Timestamp.format(batch.dueAt))") }
+        if let error = batch.error { parts.append(error) }
+        return HTML.h(id) + " — " + HTML.h(parts.joined(separator: ", "))
     }
 
     /// When the run's deadline passes, as the worker enforces it: a long document's parent, the

@@ -160,6 +160,31 @@ struct DashboardTests {
         }
     }
 
+    /// A run the batch lane holds shows its batch and where it stands; the overview counts
+    /// the batches at work.
+    @Test(arguments: Backend.allCases)
+    func aRunCarriedByABatchShowsItsBatch(backend: Backend) async throws {
+        let f = try await DashboardFixture.make(backend)
+        defer { f.shutdown() }
+        let lane = try #require(f.store as? any BatchStore)
+        let now = Date()
+        let claimed = try await f.store.claim(.submission, owner: "w", limit: 10, leaseUntil: now + 60, now: now)
+        let run = try #require(claimed.first { $0.id == f.ids["queued"] })
+        let joined = try await lane.join(
+            [BatchEntry(run: run, lineBytes: 900, promptVersion: "v1")], model: "gpt-5-mini", owner: "w", settings: BatchSettings(),
+            now: now)
+        #expect(joined == [run.id])
+        let batchID = try #require(try await f.store.run(run.id, tenant: nil)?.batchID)
+        try await f.test(f.server()) { client in
+            let page = try await client.get("/runs/\(run.id.rawValue)")
+            #expect(
+                page.body.contains("<th scope=\"row\">batch</th><td>\(batchID) — gathering, 1 request for gpt-5-mini, sealed by "),
+                "\(page.body)")
+            let overview = try await client.get("/")
+            #expect(overview.body.contains("batch lane, batches at work: gathering 1"))
+        }
+    }
+
     @Test func accessNeedsCredentialsOffLoopbackAndReadOnlyRefusesActions() async throws {
         let f = try await DashboardFixture.make(.sqlite)
         let basic = OperatorAccess(credentials: .basic(user: "ops", password: "s3cret-pass"), readOnly: false)

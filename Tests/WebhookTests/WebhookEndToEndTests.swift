@@ -24,11 +24,19 @@ struct WebhookEndToEndTests {
             let ids = try await rig.enqueue(30)
             let (first, clientA) = rig.environment(owner: "exec:1")
             let (second, clientB) = rig.environment(owner: "exec:2")
+            let started = Date()
             try await withShutdown([clientA.shutdown, clientB.shutdown]) { try await rig.drain([first, second]) }
+            let drained = Date().timeIntervalSince(started)
             var retrieves = 0
             for id in ids {
                 let run = try #require(try await rig.store.run(id, tenant: nil))
-                #expect(run.status == .completed, "\(id)")
+                let kinds = try await rig.store.events(of: id).map(\.kind)
+                #expect(
+                    run.status == .completed,
+                    """
+                    \(id) after \(drained) s: next poll \(run.nextPollAt.map(Timestamp.format) ?? "-"), lease \(run.leaseOwner ?? "-"), \
+                    polls \(run.pollCount), events \(kinds)
+                    """)
                 #expect(try await rig.store.events(of: id).filter { $0.toStatus.isTerminal }.count == 1, "finalized once: \(id)")
                 #expect(rig.simulator.responses(ofRun: id.rawValue).count == 1, "created once: \(id)")
                 retrieves += rig.retrieves(of: id)

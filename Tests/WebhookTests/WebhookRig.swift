@@ -124,8 +124,8 @@ struct WebhookRig {
     }
 
     /// Passes of every executor (each a submitter and a poller) until nothing is queued or in
-    /// flight, or `timeout`.
-    func drain(_ environments: [WorkerEnvironment], timeout: Double = 30) async throws {
+    /// flight, or `timeout` (quiet, about 2 s for 30 runs; 60 s leaves room for a CPU-starved machine).
+    func drain(_ environments: [WorkerEnvironment], timeout: Double = 60) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             try await withThrowingTaskGroup(of: Void.self) { passes in

@@ -23,7 +23,7 @@ enum RunText {
             lines.append("parent:     \(parent) (\(place), characters \(run.charStart ?? 0)–\(run.charEnd ?? 0))")
         }
         if let response = run.responseID { lines.append("response:   \(response) (\(run.providerStatus ?? "?"))") }
-        if let batch = run.batchID { lines.append("batch:      \(batch) (the Batch lane; kiln status counts the batches at work)") }
+        if let batch = run.batchID { lines.append("batch:      \(batch) (the Batch lane's batch that carries the run, or last did)") }
         if let waiting { lines.append("waiting:    \(waiting)") }
         if let cancel = run.cancelRequestedAt { lines.append("cancel requested at: \(Timestamp.format(cancel))") }
         if let error = run.error { lines.append("error:      \(error.code) (\(error.source.rawValue)): \(error.message)") }

@@ -55,6 +55,11 @@ public struct RunUpdate: Sendable, Hashable {
 }
 
 extension RunUpdate {
+    /// Whether the step keeps the lease with the owner that holds it (the send mark). Its
+    /// expiry is then written only where it is later than the stored one: a write retried
+    /// after the database came back must not undo a renewal that landed first.
+    public var keepsLease: Bool { run.leaseOwner != nil && run.leaseOwner == expectedLeaseOwner }
+
     /// Whether `current`, read back from the store, already is this update's result (an
     /// earlier attempt committed although its answer was lost). Compared: what each step
     /// changes in Kiln's half of the row (status, lease owner, attempt, poll count, response

@@ -105,7 +105,9 @@ extension PostgresRunStore {
                 provider_status = \(run.providerStatus), output = \(JSONText.encode(run.output))::jsonb,
                 error = \(JSONText.encode(run.error))::jsonb, usage = \(JSONText.encode(run.usage))::jsonb,
                 cost_micros = \(run.costMicros), poll_count = \(run.pollCount), next_poll_at = \(run.nextPollAt),
-                available_at = \(run.availableAt), lease_owner = \(run.leaseOwner), lease_expires_at = \(run.leaseExpiresAt),
+                available_at = \(run.availableAt), lease_owner = \(run.leaseOwner),
+                lease_expires_at = CASE WHEN \(update.keepsLease) AND lease_expires_at > \(run.leaseExpiresAt) THEN lease_expires_at
+                    ELSE \(run.leaseExpiresAt) END,
                 review_state = coalesce(\(run.reviewState), review_state), prompt_version = \(run.promptVersion),
                 send_started_at = \(run.sendStartedAt), submitted_at = \(run.submittedAt), provider_started_at = \(run.providerStartedAt),
                 provider_completed_at = \(run.providerCompletedAt), finalized_at = \(run.finalizedAt), updated_at = \(run.updatedAt),

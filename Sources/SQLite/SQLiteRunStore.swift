@@ -257,7 +257,8 @@ public final class SQLiteRunStore: RunStore {
             sql: """
                 UPDATE ai_runs SET status = ?, attempt = ?, response_id = ?, provider_status = ?, output = ?,
                     error = ?, usage = ?, cost_micros = ?, poll_count = ?, next_poll_at = ?, available_at = ?,
-                    lease_owner = ?, lease_expires_at = ?, review_state = coalesce(?, review_state),
+                    lease_owner = ?, lease_expires_at = CASE WHEN ? AND lease_expires_at > ? THEN lease_expires_at ELSE ? END,
+                    review_state = coalesce(?, review_state),
                     prompt_version = ?, send_started_at = ?, submitted_at = ?, provider_started_at = ?, provider_completed_at = ?,
                     finalized_at = ?, updated_at = ?, level = ?, wait_reason = ?, reserved_cost_micros = ?, batch_id = ?
                 WHERE id = ? AND status = ? AND lease_owner IS ? AND (? IS NULL OR attempt = ?)
@@ -265,7 +266,8 @@ public final class SQLiteRunStore: RunStore {
             arguments: [
                 run.status.rawValue, run.attempt, run.responseID?.rawValue, run.providerStatus, JSONText.encode(run.output),
                 JSONText.encode(run.error), JSONText.encode(run.usage), run.costMicros, run.pollCount, text(run.nextPollAt),
-                text(run.availableAt), run.leaseOwner, text(run.leaseExpiresAt), run.reviewState, run.promptVersion,
+                text(run.availableAt), run.leaseOwner, update.keepsLease, text(run.leaseExpiresAt), text(run.leaseExpiresAt),
+                run.reviewState, run.promptVersion,
                 text(run.sendStartedAt), text(run.submittedAt), text(run.providerStartedAt), text(run.providerCompletedAt),
                 text(run.finalizedAt),
                 text(run.updatedAt), run.level, run.waitReason, run.reservedCostMicros, run.batchID, run.id.rawValue,

@@ -133,6 +133,28 @@ struct RunStoreConformanceTests {
             "nobody takes over a run whose create is on its way")
     }
 
+    /// A send mark whose write is retried (the database was away) lands after a renewal that
+    /// got through first: the later expiry stays.
+    @Test(arguments: StoreKind.allCases)
+    func aSendMarkWrittenLateKeepsALaterRenewal(kind: StoreKind) async throws {
+        let f = try await kind.makeStores()
+        _ = try await enqueue(f.store)
+        let claimed = try #require(try await f.store.claim(.submission, owner: "w1", limit: 1, leaseUntil: now + 5, now: now).first)
+        let mark = try #require(
+            RunUpdate.make(.markSend(promptVersion: "v", leaseUntil: now + 6), on: claimed, at: now + 1, actor: "w1"))
+        #expect(try await f.store.renewLeases([claimed.id], owner: "w1", until: now + 40) == 1)
+        #expect(try await f.store.save(mark))
+        #expect(try await f.store.run(claimed.id, tenant: nil)?.leaseExpiresAt == now + 40)
+        #expect(try await f.other.claim(.abandonedSubmission, owner: "w2", limit: 10, leaseUntil: now + 60, now: now + 30).isEmpty)
+        // A step that gives the lease up still clears it.
+        let accepted = try #require(
+            RunUpdate.make(
+                .accept(responseID: ResponseID("resp_1"), providerStatus: "queued", firstPollAt: now + 9), on: mark.run, at: now + 2,
+                actor: "w1"))
+        #expect(try await f.store.save(accepted))
+        #expect(try await f.store.run(claimed.id, tenant: nil)?.leaseExpiresAt == nil)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func anExpiredSubmissionLeaseIsReclaimedByAnotherOwner(kind: StoreKind) async throws {
         let f = try await kind.makeStores()

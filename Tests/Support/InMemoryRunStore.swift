@@ -314,7 +314,9 @@ public final class InMemoryRunStore: RunStore {
         stored.nextPollAt = next.nextPollAt
         stored.availableAt = next.availableAt
         stored.leaseOwner = next.leaseOwner
-        stored.leaseExpiresAt = next.leaseExpiresAt
+        if !update.keepsLease || (stored.leaseExpiresAt ?? .distantPast) <= (next.leaseExpiresAt ?? .distantPast) {
+            stored.leaseExpiresAt = next.leaseExpiresAt
+        }
         stored.reviewState = next.reviewState ?? stored.reviewState
         stored.promptVersion = next.promptVersion
         stored.sendStartedAt = next.sendStartedAt

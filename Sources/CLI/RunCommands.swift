@@ -182,8 +182,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("provider quota exhausted, last at \(Timestamp.format(at)) (no run is sent for submitter.quota_pause_seconds after it)")
         }
         if !summary.batches.isEmpty {
-            let states = BatchState.allCases.compactMap { state in summary.batches[state.rawValue].map { "\(state.rawValue) \($0)" } }
-            print("batches (the batch lane): \(states.joined(separator: ", "))")
+            print("batches (the batch lane): \(summary.batchesText)")
         }
         if summary.providerDeletionsGivenUp > 0 {
             print(

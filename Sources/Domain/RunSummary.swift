@@ -25,6 +25,11 @@ public struct RunSummary: Sendable, Hashable, Encodable {
     /// Batches of the batch lane not done yet, by ``BatchState`` (`gathering`, `submitted`, …).
     public var batches: [String: Int] = [:]
 
+    /// ``batches`` as text, in the order of the states: "gathering 1, submitted 2".
+    public var batchesText: String {
+        BatchState.allCases.compactMap { state in batches[state.rawValue].map { "\(state.rawValue) \($0)" } }.joined(separator: ", ")
+    }
+
     public init(
         counts: [String: Int], oldestQueuedAt: Date?, inFlight: Int, costMicros: Int64, possibleDuplicates: Int,
         orphanResponses: Int = 0, orphanCostMicros: Int64 = 0

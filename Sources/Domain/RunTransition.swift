@@ -97,13 +97,7 @@ public enum RunTransition: Sendable, Hashable {
             next.leaseOwner = nil
             next.leaseExpiresAt = nil
         case .requeue(let availableAt, let lastError, let refundAttempt):
-            if refundAttempt, run.sendStartedAt != nil { next.attempt = max(0, run.attempt - 1) }
-            next.status = .queued
-            next.availableAt = availableAt
-            next.error = lastError
-            next.sendStartedAt = nil
-            next.leaseOwner = nil
-            next.leaseExpiresAt = nil
+            requeue(&next, availableAt: availableAt, lastError: lastError, refundAttempt: refundAttempt)
         case .fail(let failure):
             next.status = .failed
             next.error = failure
@@ -223,16 +217,22 @@ public enum RunTransition: Sendable, Hashable {
     /// a response failed for quota): not billed, so the attempt is given back, and nothing of
     /// that send stays on the run.
     private func notRun(_ run: inout Run, availableAt: Date, lastError: RunFailure) {
-        if run.sendStartedAt != nil { run.attempt = max(0, run.attempt - 1) }
-        run.status = .queued
-        run.availableAt = availableAt
-        run.error = lastError
+        requeue(&run, availableAt: availableAt, lastError: lastError, refundAttempt: true)
         run.responseID = nil
         run.providerStatus = nil
-        run.sendStartedAt = nil
         run.submittedAt = nil
         run.providerStartedAt = nil
         run.nextPollAt = nil
+    }
+
+    /// Back to the queue from `availableAt`, the lease released; with `refundAttempt`, the
+    /// attempt of a send that was made is given back.
+    private func requeue(_ run: inout Run, availableAt: Date, lastError: RunFailure?, refundAttempt: Bool) {
+        if refundAttempt, run.sendStartedAt != nil { run.attempt = max(0, run.attempt - 1) }
+        run.status = .queued
+        run.availableAt = availableAt
+        run.error = lastError
+        run.sendStartedAt = nil
         run.leaseOwner = nil
         run.leaseExpiresAt = nil
     }

@@ -35,8 +35,7 @@ extension OperatorServer {
             body += "<p class=\"muted\">long documents' children (counted apart): \(HTML.h(parts.joined(separator: ", ")))</p>"
         }
         if summary.batches.values.contains(where: { $0 > 0 }) {
-            let parts = BatchState.allCases.compactMap { state in summary.batches[state.rawValue].map { "\(state.rawValue) \($0)" } }
-            body += "<p class=\"muted\">batch lane, batches at work: \(HTML.h(parts.joined(separator: ", ")))</p>"
+            body += "<p class=\"muted\">batch lane, batches at work: \(HTML.h(summary.batchesText))</p>"
         }
         body += "<h2>Last 24 hours</h2>" + HTML.activityChart(hours, since: DashboardData.chartStart(now), now: now)
         let failures = hours.reduce(0) { $0 + $1.failed }
